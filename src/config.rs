@@ -1,0 +1,141 @@
+//! Server settings: `latchkey serve` flags and their `LATCHKEY_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Self-hosted identity server speaking Auth0's Authentication API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<ServeArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to bind; port 0 picks a free port (the bound address is printed).
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASS@HOST/DB`.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        default_value = "sqlite://latchkey.db"
+    )]
+    pub database_url: String,
+
+    /// Public base URL; tokens' `iss`. Default: http(s)://<bound address>/.
+    #[arg(long, env = "LATCHKEY_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// YAML or JSON file of tenant settings, clients and connections, upserted at start.
+    #[arg(long, env = "LATCHKEY_TENANT_FILE")]
+    pub tenant_file: Option<PathBuf>,
+
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "LATCHKEY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "LATCHKEY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate for localhost/127.0.0.1 generated at start (development).
+    #[arg(long, env = "LATCHKEY_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+
+    /// `pretty` (default on a terminal) or `json` (default otherwise).
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "LATCHKEY_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub body_limit: usize,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "LATCHKEY_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
+
+    /// Password hashes computed at once (default: the number of cores).
+    #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+
+    /// Password hashes allowed to wait for a worker; beyond that requests get 429 at once.
+    /// Default: 16 per worker.
+    #[arg(long, env = "LATCHKEY_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
+
+    /// Argon2id memory cost in KiB.
+    #[arg(long, env = "LATCHKEY_ARGON2_M_COST", default_value_t = 19_456)]
+    pub argon2_m_cost: u32,
+
+    /// Argon2id iterations.
+    #[arg(long, env = "LATCHKEY_ARGON2_T_COST", default_value_t = 2)]
+    pub argon2_t_cost: u32,
+
+    /// Argon2id parallelism.
+    #[arg(long, env = "LATCHKEY_ARGON2_P_COST", default_value_t = 1)]
+    pub argon2_p_cost: u32,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "LATCHKEY_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Seconds to wait for a pooled database connection (also the start-up connect timeout).
+    #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
+    pub db_acquire_timeout: u64,
+}
+
+impl ServeArgs {
+    /// Settings as `latchkey serve ARGS…` would parse them (environment included).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(
+            std::iter::once("latchkey".into())
+                .chain(std::iter::once("serve".into()))
+                .chain(args.into_iter().map(Into::into)),
+        )?;
+        match cli.command {
+            Command::Serve(a) => Ok(*a),
+        }
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    pub fn hash_workers(&self) -> usize {
+        self.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+
+    pub fn hash_queue(&self) -> usize {
+        self.hash_queue.unwrap_or(16 * self.hash_workers())
+    }
+}

@@ -1,0 +1,303 @@
+//! Tenant model: clients, database connections and their options, under Auth0's field names.
+
+use serde::{Deserialize, Serialize};
+
+use super::password_policy::{Policy, PolicyLevel};
+
+/// Name of the connection the default tenant creates.
+pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
+/// Name of the client the default tenant creates.
+pub const DEFAULT_CLIENT: &str = "Default App";
+
+/// Tenant-wide settings (`tenant:` in the tenant file).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_name: Option<String>,
+    /// Connection used by the plain `password` grant (and a null `realm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_directory: Option<String>,
+    /// When true a duplicate signup answers `invalid_signup` instead of `user_exists`.
+    #[serde(default)]
+    pub signup_enumeration_protection: bool,
+}
+
+/// An application allowed to call the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// SHA-256 (hex) of the client secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub app_type: AppType,
+    pub web_origins: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub callbacks: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    pub grant_types: Vec<String>,
+}
+
+impl Client {
+    /// Whether a browser page served from `origin` may call the API as this client.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.web_origins
+            .iter()
+            .chain(&self.allowed_origins)
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AppType {
+    Spa,
+    #[default]
+    RegularWeb,
+    Native,
+    NonInteractive,
+}
+
+/// A user store. Only database connections (`strategy: auth0`) exist so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub name: String,
+    pub strategy: String,
+    /// client_ids of the clients that may use this connection.
+    pub enabled_clients: Vec<String>,
+    pub options: ConnectionOptions,
+}
+
+impl Connection {
+    pub fn is_database(&self) -> bool {
+        self.strategy == "auth0"
+    }
+}
+
+/// `connection.options`, with Auth0's option names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionOptions {
+    #[serde(rename = "passwordPolicy", default = "default_level")]
+    pub password_policy: PolicyLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_complexity_options: Option<ComplexityOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_history: Option<HistoryOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_dictionary: Option<DictionaryOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_no_personal_info: Option<EnableOption>,
+    #[serde(default)]
+    pub requires_username: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationOptions>,
+    #[serde(default)]
+    pub disable_signup: bool,
+    #[serde(default = "yes")]
+    pub brute_force_protection: bool,
+}
+
+fn default_level() -> PolicyLevel {
+    PolicyLevel::Good
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self {
+            password_policy: PolicyLevel::Good,
+            password_complexity_options: None,
+            password_history: None,
+            password_dictionary: None,
+            password_no_personal_info: None,
+            requires_username: false,
+            validation: None,
+            disable_signup: false,
+            brute_force_protection: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplexityOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryOptions {
+    #[serde(default)]
+    pub enable: bool,
+    #[serde(default = "default_history_size")]
+    pub size: u32,
+}
+
+fn default_history_size() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DictionaryOptions {
+    #[serde(default)]
+    pub enable: bool,
+    #[serde(default)]
+    pub dictionary: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableOption {
+    #[serde(default)]
+    pub enable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<UsernameLength>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsernameLength {
+    #[serde(default = "default_username_min")]
+    pub min: u32,
+    #[serde(default = "default_username_max")]
+    pub max: u32,
+}
+
+fn default_username_min() -> u32 {
+    1
+}
+fn default_username_max() -> u32 {
+    15
+}
+
+impl Default for UsernameLength {
+    fn default() -> Self {
+        Self {
+            min: default_username_min(),
+            max: default_username_max(),
+        }
+    }
+}
+
+impl ConnectionOptions {
+    pub fn policy(&self) -> Policy {
+        Policy {
+            level: self.password_policy,
+            min_length: self
+                .password_complexity_options
+                .as_ref()
+                .and_then(|c| c.min_length),
+        }
+    }
+
+    pub fn username_length(&self) -> UsernameLength {
+        self.validation
+            .as_ref()
+            .and_then(|v| v.username)
+            .unwrap_or_default()
+    }
+
+    /// Checks the ranges the spec gives; used when a tenant file is loaded.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(min) = self
+            .password_complexity_options
+            .as_ref()
+            .and_then(|c| c.min_length)
+            && !(1..=128).contains(&min)
+        {
+            return Err(format!(
+                "password_complexity_options.min_length must be 1..128, got {min}"
+            ));
+        }
+        if let Some(h) = &self.password_history
+            && !(1..=24).contains(&h.size)
+        {
+            return Err(format!(
+                "password_history.size must be 1..24, got {}",
+                h.size
+            ));
+        }
+        if let Some(d) = &self.password_dictionary {
+            if d.dictionary.len() > 200 {
+                return Err("password_dictionary.dictionary may hold at most 200 entries".into());
+            }
+            if let Some(e) = d.dictionary.iter().find(|e| e.chars().count() > 50) {
+                return Err(format!(
+                    "password_dictionary entry longer than 50 characters: {e:?}"
+                ));
+            }
+        }
+        let u = self.username_length();
+        if u.min < 1 || u.max > 128 || u.min > u.max {
+            return Err(format!(
+                "validation.username must satisfy 1 <= min <= max <= 128, got min {} max {}",
+                u.min, u.max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The whole tenant as a tenant file describes it, ready to be applied to the store.
+#[derive(Debug, Clone, Default)]
+pub struct TenantConfig {
+    pub settings: TenantSettings,
+    /// Clients with their plaintext secret (hashed by the store layer's caller before storage).
+    pub clients: Vec<Client>,
+    pub connections: Vec<Connection>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(origins: &[&str]) -> Client {
+        Client {
+            client_id: "c".into(),
+            name: "n".into(),
+            secret_hash: None,
+            app_type: AppType::Spa,
+            web_origins: origins.iter().map(|s| s.to_string()).collect(),
+            allowed_origins: vec![],
+            callbacks: vec![],
+            allowed_logout_urls: vec![],
+            grant_types: vec![],
+        }
+    }
+
+    #[test]
+    fn origin_matching_ignores_trailing_slash_and_case_of_host() {
+        let c = client(&["http://localhost:5173/"]);
+        assert!(c.allows_origin("http://localhost:5173"));
+        assert!(c.allows_origin("HTTP://LOCALHOST:5173"));
+        assert!(!c.allows_origin("http://localhost:5174"));
+        assert!(!c.allows_origin("null"));
+    }
+
+    #[test]
+    fn options_ranges_are_checked() {
+        let mut o = ConnectionOptions::default();
+        assert!(o.validate().is_ok());
+        o.password_complexity_options = Some(ComplexityOptions {
+            min_length: Some(0),
+        });
+        assert!(o.validate().is_err());
+        o.password_complexity_options = None;
+        o.validation = Some(ValidationOptions {
+            username: Some(UsernameLength { min: 1, max: 129 }),
+        });
+        assert!(o.validate().is_err());
+    }
+}

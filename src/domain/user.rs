@@ -1,0 +1,65 @@
+//! Users: identifiers and the shape stored at signup.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use serde_json::{Map, Value};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A new `_id`: 24 lowercase hex characters, ObjectId-like (4-byte big-endian seconds + 8
+/// random bytes), so ids sort roughly by creation time.
+pub fn new_user_id(now_ms: i64) -> String {
+    let secs = (now_ms / 1000) as u32;
+    let mut bytes = [0u8; 12];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    rand::rngs::OsRng.fill_bytes(&mut bytes[4..]);
+    hex::encode(bytes)
+}
+
+/// Profile fields a database user can carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
+}
+
+/// A user about to be inserted.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub connection: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub email_verified: bool,
+    pub profile: Profile,
+    pub user_metadata: Map<String, Value>,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_24_lower_hex_and_start_with_the_time() {
+        let id = new_user_id(0x668f_baa9 * 1000);
+        assert_eq!(id.len(), 24);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(id.starts_with("668fbaa9"));
+        assert_ne!(new_user_id(0), new_user_id(0));
+    }
+}

@@ -1,0 +1,479 @@
+//! The `Store` implementation: one SQL store over sqlx's `Any` driver. SQLite and PostgreSQL
+//! share every query (`$N` placeholders work on both); they differ only in their migrations and
+//! the statements run on each new connection (`Dialect`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::domain::store::{Store, StoreError, UniqueField};
+use crate::domain::tenant::{
+    AppType, Client, Connection, ConnectionOptions, TenantConfig, TenantSettings,
+};
+use crate::domain::user::NewUser;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What differs between the two databases.
+struct Dialect {
+    migrator: &'static Migrator,
+    /// Run on every new pooled connection.
+    on_connect: &'static [&'static str],
+}
+
+const SQLITE: Dialect = Dialect {
+    migrator: &SQLITE_MIGRATIONS,
+    // WAL for concurrent readers; synchronous=FULL so a committed signup survives a crash or
+    // power loss; a busy timeout so concurrent writers queue instead of failing.
+    on_connect: &[
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 10000",
+    ],
+};
+
+const POSTGRES: Dialect = Dialect {
+    migrator: &POSTGRES_MIGRATIONS,
+    on_connect: &[],
+};
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL {0} (expected sqlite://PATH or postgres://…)")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to database {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot apply migrations to database {url}: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparseable database URL>".to_owned(),
+    }
+}
+
+/// Also scrubs the password from a driver message that might echo the URL.
+fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
+    let text = reason.to_string();
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
+        Some(pw) if !pw.is_empty() => text.replace(&pw, "***"),
+        _ => text,
+    }
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        // PostgreSQL names the constraint; SQLite names the columns in its message.
+        let which = db
+            .constraint()
+            .map(str::to_owned)
+            .unwrap_or_else(|| db.message().to_owned());
+        let field = if which.contains("username") {
+            UniqueField::Username
+        } else if which.contains("email") {
+            UniqueField::Email
+        } else {
+            UniqueField::Other
+        };
+        return StoreError::Conflict(field);
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// What a client row keeps in its JSON `config` column.
+#[derive(Serialize, Deserialize, Default)]
+struct ClientConfig {
+    web_origins: Vec<String>,
+    allowed_origins: Vec<String>,
+    callbacks: Vec<String>,
+    allowed_logout_urls: Vec<String>,
+    grant_types: Vec<String>,
+}
+
+/// Origins are compared without a trailing slash and case-insensitively.
+pub fn normalize_origin(origin: &str) -> String {
+    origin.trim_end_matches('/').to_ascii_lowercase()
+}
+
+fn app_type_str(t: AppType) -> &'static str {
+    match t {
+        AppType::Spa => "spa",
+        AppType::RegularWeb => "regular_web",
+        AppType::Native => "native",
+        AppType::NonInteractive => "non_interactive",
+    }
+}
+
+fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
+    let config: ClientConfig =
+        serde_json::from_str(&row.try_get::<String, _>("config").map_err(corrupt)?)
+            .map_err(corrupt)?;
+    let app_type: String = row.try_get("app_type").map_err(corrupt)?;
+    Ok(Client {
+        client_id: row.try_get("client_id").map_err(corrupt)?,
+        name: row.try_get("name").map_err(corrupt)?,
+        secret_hash: row.try_get("secret_hash").map_err(corrupt)?,
+        app_type: serde_json::from_value(serde_json::Value::String(app_type)).map_err(corrupt)?,
+        web_origins: config.web_origins,
+        allowed_origins: config.allowed_origins,
+        callbacks: config.callbacks,
+        allowed_logout_urls: config.allowed_logout_urls,
+        grant_types: config.grant_types,
+    })
+}
+
+fn connection_from_row(row: &AnyRow) -> Result<Connection, StoreError> {
+    let enabled: String = row.try_get("enabled_clients").map_err(corrupt)?;
+    let options: String = row.try_get("options").map_err(corrupt)?;
+    Ok(Connection {
+        name: row.try_get("name").map_err(corrupt)?,
+        strategy: row.try_get("strategy").map_err(corrupt)?,
+        enabled_clients: serde_json::from_str(&enabled).map_err(corrupt)?,
+        options: serde_json::from_str::<ConnectionOptions>(&options).map_err(corrupt)?,
+    })
+}
+
+impl SqlStore {
+    /// Connects, configures and migrates. Safe when several instances start at once: the
+    /// migrator holds a database lock (an advisory lock on PostgreSQL) while it runs.
+    pub async fn connect(url: &str, pool: &PoolSettings) -> Result<Self, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let redacted = redact_url(url);
+        let (dialect, url) = if url.starts_with("sqlite:") {
+            // Create the file when missing unless the URL chose a mode itself.
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (&SQLITE, url)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (&POSTGRES, url.to_owned())
+        } else {
+            return Err(ConnectError::UnsupportedUrl(redacted));
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| ConnectError::Connect {
+            url: redacted.clone(),
+            reason: scrub(e, &url),
+        })?;
+        let on_connect = dialect.on_connect;
+        let pool = AnyPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    for stmt in on_connect {
+                        conn.execute(*stmt).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| ConnectError::Connect {
+                url: redacted.clone(),
+                reason: scrub(e, &url),
+            })?;
+        dialect
+            .migrator
+            .run(&pool)
+            .await
+            .map_err(|e| ConnectError::Migrate {
+                url: redacted.clone(),
+                reason: scrub(e, &url),
+            })?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn upsert_tenant(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tenant: &TenantConfig,
+    ) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(&tenant.settings).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO tenant_settings (id, settings) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET settings = excluded.settings",
+        )
+        .bind(settings)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        for c in &tenant.clients {
+            let config = serde_json::to_string(&ClientConfig {
+                web_origins: c.web_origins.clone(),
+                allowed_origins: c.allowed_origins.clone(),
+                callbacks: c.callbacks.clone(),
+                allowed_logout_urls: c.allowed_logout_urls.clone(),
+                grant_types: c.grant_types.clone(),
+            })
+            .map_err(corrupt)?;
+            sqlx::query(
+                "INSERT INTO clients (client_id, name, secret_hash, app_type, config) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET \
+                 name = excluded.name, secret_hash = excluded.secret_hash, \
+                 app_type = excluded.app_type, config = excluded.config",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&c.secret_hash)
+            .bind(app_type_str(c.app_type))
+            .bind(config)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+            sqlx::query("DELETE FROM client_origins WHERE client_id = $1")
+                .bind(&c.client_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            let mut origins: Vec<String> = c
+                .web_origins
+                .iter()
+                .chain(&c.allowed_origins)
+                .map(|o| normalize_origin(o))
+                .collect();
+            origins.sort();
+            origins.dedup();
+            for origin in origins {
+                sqlx::query("INSERT INTO client_origins (client_id, origin) VALUES ($1, $2)")
+                    .bind(&c.client_id)
+                    .bind(origin)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        for conn in &tenant.connections {
+            sqlx::query(
+                "INSERT INTO connections (name, strategy, enabled_clients, options) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
+                 strategy = excluded.strategy, enabled_clients = excluded.enabled_clients, \
+                 options = excluded.options",
+            )
+            .bind(&conn.name)
+            .bind(&conn.strategy)
+            .bind(serde_json::to_string(&conn.enabled_clients).map_err(corrupt)?)
+            .bind(serde_json::to_string(&conn.options).map_err(corrupt)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Every stored client's id, by name.
+    pub async fn client_ids_by_name(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, client_id FROM clients")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn bootstrap(&self, tenant: &TenantConfig) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The settings row doubles as the "already set up" marker; a concurrent start blocks
+        // on it and then sees the row.
+        let created = sqlx::query(
+            "INSERT INTO tenant_settings (id, settings) VALUES (1, '{}') ON CONFLICT (id) DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !created {
+            return Ok(false);
+        }
+        Self::upsert_tenant(&mut tx, tenant).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn apply_tenant(&self, tenant: &TenantConfig) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        Self::upsert_tenant(&mut tx, tenant).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn tenant_settings(&self) -> Result<TenantSettings, StoreError> {
+        let raw: Option<String> =
+            sqlx::query_scalar("SELECT settings FROM tenant_settings WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        match raw {
+            Some(s) => serde_json::from_str(&s).map_err(corrupt),
+            None => Ok(TenantSettings::default()),
+        }
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        sqlx::query(
+            "SELECT client_id, name, secret_hash, app_type, config FROM clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(client_from_row)
+        .transpose()
+    }
+
+    async fn connection(&self, name: &str) -> Result<Option<Connection>, StoreError> {
+        sqlx::query(
+            "SELECT name, strategy, enabled_clients, options FROM connections WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(connection_from_row)
+        .transpose()
+    }
+
+    async fn origin_known(&self, origin: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM client_origins WHERE origin = $1 LIMIT 1",
+        )
+        .bind(normalize_origin(origin))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(found.is_some())
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        let metadata = serde_json::to_string(&user.user_metadata).map_err(corrupt)?;
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (id, connection, email, username, email_verified, given_name, \
+             family_name, name, nickname, picture, user_metadata, password_hash, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .bind(&user.id)
+        .bind(&user.connection)
+        .bind(&user.email)
+        .bind(&user.username)
+        .bind(user.email_verified)
+        .bind(&user.profile.given_name)
+        .bind(&user.profile.family_name)
+        .bind(&user.profile.name)
+        .bind(&user.profile.nickname)
+        .bind(&user.profile.picture)
+        .bind(metadata)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&user.id)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection = $1")
+            .bind(connection)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/latchkey"),
+            "postgres://app:***@db:5432/latchkey"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            scrub("password s3cret rejected", "postgres://app:s3cret@db/x"),
+            "password *** rejected"
+        );
+    }
+
+    #[test]
+    fn origins_are_normalized() {
+        assert_eq!(
+            normalize_origin("HTTP://Localhost:5173/"),
+            "http://localhost:5173"
+        );
+    }
+}

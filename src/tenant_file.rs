@@ -1,0 +1,358 @@
+//! Loading the tenant file (YAML or JSON): parse, validate everything, and only then hand a
+//! complete `TenantConfig` to the store, so a bad file applies nothing.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::password_policy::PolicyLevel;
+use crate::domain::store::BootstrapCredentials;
+use crate::domain::tenant::{
+    AppType, Client, Connection, ConnectionOptions, DEFAULT_CLIENT, DEFAULT_CONNECTION,
+    TenantConfig, TenantSettings,
+};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct TenantFileError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    tenant: TenantSettings,
+    #[serde(default)]
+    clients: Vec<ClientSpec>,
+    #[serde(default)]
+    connections: Vec<ConnectionSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientSpec {
+    name: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[serde(default)]
+    app_type: AppType,
+    #[serde(default)]
+    web_origins: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    callbacks: Vec<String>,
+    #[serde(default)]
+    allowed_logout_urls: Vec<String>,
+    grant_types: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionSpec {
+    name: String,
+    #[serde(default = "auth0")]
+    strategy: String,
+    #[serde(default)]
+    enabled_clients: Vec<String>,
+    #[serde(default)]
+    options: ConnectionOptions,
+}
+
+fn auth0() -> String {
+    "auth0".into()
+}
+
+/// Every grant latchkey implements; what the default client and clients without
+/// `grant_types` get, so SDK flows work out of the box.
+pub fn all_grant_types() -> Vec<String> {
+    [
+        "password",
+        "http://auth0.com/oauth/grant-type/password-realm",
+        "refresh_token",
+        "client_credentials",
+        "authorization_code",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+pub fn random_token(len: usize) -> String {
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// Client secrets are stored as SHA-256 hex: they are long random strings, so a fast hash is
+/// enough to make a leaked database useless for authenticating.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The tenant created on first start without a tenant file, with its one-time credentials.
+pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
+    let client_id = random_token(32);
+    let secret = random_token(64);
+    let tenant = TenantConfig {
+        settings: TenantSettings {
+            friendly_name: Some("latchkey".into()),
+            default_directory: Some(DEFAULT_CONNECTION.into()),
+            signup_enumeration_protection: false,
+        },
+        clients: vec![Client {
+            client_id: client_id.clone(),
+            name: DEFAULT_CLIENT.into(),
+            secret_hash: Some(hash_secret(&secret)),
+            app_type: AppType::RegularWeb,
+            web_origins: vec![],
+            allowed_origins: vec![],
+            callbacks: vec![],
+            allowed_logout_urls: vec![],
+            grant_types: all_grant_types(),
+        }],
+        connections: vec![Connection {
+            name: DEFAULT_CONNECTION.into(),
+            strategy: "auth0".into(),
+            enabled_clients: vec![client_id.clone()],
+            options: ConnectionOptions {
+                password_policy: PolicyLevel::Good,
+                ..ConnectionOptions::default()
+            },
+        }],
+    };
+    let creds = BootstrapCredentials {
+        client_id,
+        client_secret: secret,
+        connection: DEFAULT_CONNECTION.into(),
+    };
+    (tenant, creds)
+}
+
+/// 1-based line of the first line containing `needle`, to point at semantic errors.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+/// Reads and validates a tenant file. `existing_id` gives the client_id already stored for a
+/// client name, so clients without an explicit `client_id` keep theirs across restarts.
+pub fn load(
+    path: &Path,
+    existing_id: &dyn Fn(&str) -> Option<String>,
+) -> Result<TenantConfig, TenantFileError> {
+    let err = |line: Option<usize>, message: String| TenantFileError {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
+    let file: File = serde_yaml_ng::from_str(&text)
+        .map_err(|e| err(e.location().map(|l| l.line()), e.to_string()))?;
+
+    let mut clients = Vec::new();
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    for spec in file.clients {
+        let at = line_of(&text, &spec.name);
+        if spec.name.trim().is_empty() {
+            return Err(err(at, "a client has an empty name".into()));
+        }
+        if !names.insert(spec.name.clone()) {
+            return Err(err(
+                at,
+                format!("client name {:?} appears twice", spec.name),
+            ));
+        }
+        let client_id = spec
+            .client_id
+            .clone()
+            .or_else(|| existing_id(&spec.name))
+            .unwrap_or_else(|| random_token(32));
+        if !ids.insert(client_id.clone()) {
+            return Err(err(at, format!("client_id {client_id:?} appears twice")));
+        }
+        for origin in spec.web_origins.iter().chain(&spec.allowed_origins) {
+            let ok = url::Url::parse(origin)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                .unwrap_or(false);
+            if !ok {
+                return Err(err(
+                    line_of(&text, origin),
+                    format!(
+                        "client {:?}: origin {origin:?} is not an http(s) URL",
+                        spec.name
+                    ),
+                ));
+            }
+        }
+        clients.push(Client {
+            client_id,
+            name: spec.name,
+            secret_hash: spec.client_secret.as_deref().map(hash_secret),
+            app_type: spec.app_type,
+            web_origins: spec.web_origins,
+            allowed_origins: spec.allowed_origins,
+            callbacks: spec.callbacks,
+            allowed_logout_urls: spec.allowed_logout_urls,
+            grant_types: spec.grant_types.unwrap_or_else(all_grant_types),
+        });
+    }
+
+    let mut connections = Vec::new();
+    let mut conn_names = HashSet::new();
+    for spec in file.connections {
+        let at = line_of(&text, &spec.name);
+        if !conn_names.insert(spec.name.clone()) {
+            return Err(err(
+                at,
+                format!("connection name {:?} appears twice", spec.name),
+            ));
+        }
+        if spec.strategy != "auth0" {
+            return Err(err(
+                line_of(&text, &format!("strategy: {}", spec.strategy)).or(at),
+                format!(
+                    "connection {:?}: unknown strategy {:?} (only \"auth0\" database connections are supported)",
+                    spec.name, spec.strategy
+                ),
+            ));
+        }
+        spec.options
+            .validate()
+            .map_err(|m| err(at, format!("connection {:?}: {m}", spec.name)))?;
+        let mut enabled = Vec::new();
+        for reference in &spec.enabled_clients {
+            let client = clients
+                .iter()
+                .find(|c| &c.name == reference || &c.client_id == reference)
+                .ok_or_else(|| {
+                    err(
+                        line_of(&text, reference).or(at),
+                        format!(
+                            "connection {:?}: enabled_clients names unknown client {reference:?}",
+                            spec.name
+                        ),
+                    )
+                })?;
+            enabled.push(client.client_id.clone());
+        }
+        connections.push(Connection {
+            name: spec.name,
+            strategy: spec.strategy,
+            enabled_clients: enabled,
+            options: spec.options,
+        });
+    }
+
+    if let Some(dir) = &file.tenant.default_directory
+        && !connections.iter().any(|c| &c.name == dir)
+    {
+        return Err(err(
+            line_of(&text, "default_directory"),
+            format!("tenant.default_directory names unknown connection {dir:?}"),
+        ));
+    }
+
+    Ok(TenantConfig {
+        settings: file.tenant,
+        clients,
+        connections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<TenantConfig, TenantFileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenant.yaml");
+        std::fs::write(&path, text).unwrap();
+        load(&path, &|_| None)
+    }
+
+    const GOOD: &str = "\
+tenant:
+  default_directory: db
+clients:
+  - name: SPA
+    client_id: spa-id
+    app_type: spa
+    web_origins: [\"http://localhost:5173\"]
+connections:
+  - name: db
+    enabled_clients: [SPA]
+    options:
+      passwordPolicy: fair
+      requires_username: true
+";
+
+    #[test]
+    fn good_file() {
+        let t = load_str(GOOD).unwrap();
+        assert_eq!(t.clients[0].client_id, "spa-id");
+        assert_eq!(t.clients[0].secret_hash, None);
+        assert_eq!(t.connections[0].enabled_clients, vec!["spa-id"]);
+        assert_eq!(t.connections[0].options.password_policy, PolicyLevel::Fair);
+        assert!(t.connections[0].options.brute_force_protection);
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let t = load_str(r#"{"connections":[{"name":"db"}]}"#).unwrap();
+        assert_eq!(t.connections[0].options.password_policy, PolicyLevel::Good);
+    }
+
+    #[test]
+    fn unknown_option_names_file_and_line() {
+        let e = load_str(&GOOD.replace("requires_username", "requires_usernam")).unwrap_err();
+        assert_eq!(e.line, Some(13));
+        assert!(
+            e.message.contains("unknown field `requires_usernam`"),
+            "{}",
+            e.message
+        );
+        assert!(e.to_string().contains("tenant.yaml:13: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_client_and_strategy() {
+        let e = load_str(&GOOD.replace("enabled_clients: [SPA]", "enabled_clients: [Nope]"))
+            .unwrap_err();
+        assert_eq!(e.line, Some(10));
+        assert!(e.message.contains("unknown client \"Nope\""));
+        let e = load_str(&GOOD.replace(
+            "  - name: db\n",
+            "  - name: db\n    strategy: google-oauth2\n",
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, Some(10));
+        assert!(e.message.contains("unknown strategy"));
+    }
+
+    #[test]
+    fn bad_level_and_syntax() {
+        let e = load_str(&GOOD.replace("fair", "strong")).unwrap_err();
+        assert_eq!(e.line, Some(12));
+        let e = load_str("clients: [\n").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_hashed() {
+        let t = load_str("clients:\n  - name: A\n    client_secret: s3cret\n").unwrap();
+        assert_eq!(
+            t.clients[0].secret_hash.as_deref(),
+            Some(hash_secret("s3cret").as_str())
+        );
+        assert_ne!(hash_secret("s3cret"), "s3cret");
+    }
+}

@@ -1,0 +1,266 @@
+//! Test harness: starts the real application (same `Application::build` as `main`) on port 0
+//! with a fresh SQLite file or a fresh PostgreSQL database, and offers one helper per endpoint.
+
+use std::sync::Arc;
+
+use latchkey::config::ServeArgs;
+use latchkey::domain::store::Store;
+use latchkey::startup::Application;
+use serde_json::Value;
+use sqlx::Connection as _;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The tenant every test starts with.
+pub const TENANT: &str = r#"
+tenant:
+  friendly_name: Test
+  default_directory: Username-Password-Authentication
+clients:
+  - name: App
+    client_id: app-client
+    client_secret: app-secret
+    app_type: spa
+    web_origins: ["http://allowed.example"]
+  - name: Other
+    client_id: other-client
+    web_origins: ["http://other.example"]
+connections:
+  - name: Username-Password-Authentication
+    enabled_clients: [App]
+    options:
+      passwordPolicy: good
+  - name: usernames
+    enabled_clients: [App]
+    options:
+      passwordPolicy: low
+      requires_username: true
+      validation: { username: { min: 3, max: 15 } }
+  - name: closed
+    enabled_clients: [App]
+    options: { disable_signup: true }
+  - name: strict
+    enabled_clients: [App]
+    options:
+      passwordPolicy: none
+      password_dictionary: { enable: true, dictionary: ["Latchkey"] }
+      password_no_personal_info: { enable: true }
+  - name: excellent
+    enabled_clients: [App]
+    options:
+      passwordPolicy: excellent
+  - name: minlen
+    enabled_clients: [App]
+    options:
+      passwordPolicy: low
+      password_complexity_options: { min_length: 12 }
+  - name: others-only
+    enabled_clients: [Other]
+"#;
+
+pub const CONN: &str = "Username-Password-Authentication";
+pub const CLIENT: &str = "app-client";
+pub const PASSWORD: &str = "Passw0rd!";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub hasher: latchkey::domain::hasher::Hasher,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Base URL of the PostgreSQL server the tests create databases on.
+pub fn postgres_base() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Creates an empty database named after a random token and returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    let base = postgres_base();
+    let name = format!(
+        "lk_test_{}",
+        latchkey::tenant_file::random_token(12).to_lowercase()
+    );
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL tests need a server at {base} (set LATCHKEY_TEST_POSTGRES, or run \
+                 the suite with `-- --skip postgres::`): {e}"
+            )
+        });
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create test database");
+    format!("{base}/{name}")
+}
+
+pub struct Options {
+    pub tenant: Option<String>,
+    pub extra_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            tenant: Some(TENANT.to_owned()),
+            extra_args: vec![],
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, Options::default()).await
+}
+
+pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("latchkey.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    spawn_on(&url, dir, opts).await
+}
+
+/// Starts an app on an existing database URL (for scale-out tests: several apps, one database).
+pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestApp {
+    let mut args: Vec<String> = vec![
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--database-url".into(),
+        url.into(),
+    ];
+    // Cheap hashes keep the suite fast unless a test asks for real ones; the benchmark uses
+    // the real defaults.
+    for (flag, value) in [("--argon2-m-cost", "256"), ("--argon2-t-cost", "1")] {
+        if !opts.extra_args.iter().any(|a| a == flag) {
+            args.extend([flag.to_owned(), value.to_owned()]);
+        }
+    }
+    if let Some(tenant) = &opts.tenant {
+        let path = dir.path().join("tenant.yaml");
+        std::fs::write(&path, tenant).expect("write tenant file");
+        args.push("--tenant-file".into());
+        args.push(path.display().to_string());
+    }
+    args.extend(opts.extra_args);
+    let settings = ServeArgs::parse_from_args(args).expect("test settings parse");
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
+    let base = app.base_url();
+    let store = app.store();
+    let hasher = app.hasher();
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(app.run(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        http: reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("http client"),
+        store,
+        hasher,
+        _dir: dir,
+        stop: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST /dbconnections/signup` with a JSON body.
+    pub async fn signup(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/dbconnections/signup"))
+            .json(body)
+            .send()
+            .await
+            .expect("signup request")
+    }
+
+    /// `POST path` with a raw body and content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn users(&self, connection: &str) -> i64 {
+        self.store
+            .count_users(connection)
+            .await
+            .expect("count users")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn parts(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text:?}"));
+    (status, body)
+}
+
+/// Status and raw body text (for byte-exact comparisons).
+pub async fn raw(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+/// Runs each listed `async fn(Backend)` once per store, as `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

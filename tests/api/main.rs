@@ -1,0 +1,6 @@
+//! The integration suite: one binary, every test run against SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod signup;
+mod startup;

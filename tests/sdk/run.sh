@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Real clients against a started `latchkey` binary over HTTPS: the curl command from Auth0's
+# docs, auth0-python, node-auth0 (auth0/legacy) and auth0.js in headless Chromium.
+# SDK packages are installed into .sdk/ (git-ignored). Needs python3, node/npm, openssl and
+# Debian's chromium (CHROMIUM=/path overrides /usr/bin/chromium).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sdk="$root/.sdk"
+cd "$root"
+
+chromium=${CHROMIUM:-/usr/bin/chromium}
+for tool in python3 node npm openssl curl; do
+  command -v "$tool" >/dev/null || { echo "sdk tests: $tool is required" >&2; exit 1; }
+done
+[ -x "$chromium" ] || { echo "sdk tests: Chromium not found at $chromium (apt-get install chromium)" >&2; exit 1; }
+
+echo "== installing SDKs into .sdk/"
+mkdir -p "$sdk/node"
+if [ ! -x "$sdk/venv/bin/python" ]; then python3 -m venv "$sdk/venv"; fi
+"$sdk/venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/requirements.txt
+cp tests/sdk/package.json tests/sdk/package-lock.json "$sdk/node/"
+if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null; then
+  (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
+  cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
+fi
+for f in node_sdk.mjs browser.mjs page-server.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+
+echo "== building latchkey"
+cargo build --quiet --bin latchkey
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits (bounded) for a line matching $2 to appear in file $1 and prints it.
+await_line() {
+  local file=$1 pattern=$2 i
+  for i in $(seq 1 300); do
+    if grep -q "$pattern" "$file" 2>/dev/null; then grep -m1 "$pattern" "$file"; return 0; fi
+    sleep 0.1
+  done
+  echo "sdk tests: timed out waiting for '$pattern' in $file" >&2
+  cat "$file" >&2 || true
+  return 1
+}
+
+# A private CA-less self-signed certificate for 127.0.0.1, trusted by the clients explicitly.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+(cd "$sdk/node" && exec node page-server.mjs) >"$work/pages.out" 2>&1 &
+pids+=($!)
+allowed=$(await_line "$work/pages.out" '^ALLOWED ' | cut -d' ' -f2)
+refused=$(await_line "$work/pages.out" '^REFUSED ' | cut -d' ' -f2)
+
+cat >"$work/tenant.yaml" <<YAML
+tenant:
+  friendly_name: SDK tests
+  default_directory: Username-Password-Authentication
+clients:
+  - name: Backend
+    client_id: sdk-backend
+    client_secret: sdk-backend-secret
+    app_type: regular_web
+  - name: SPA
+    client_id: sdk-spa
+    app_type: spa
+    web_origins: ["$allowed"]
+connections:
+  - name: Username-Password-Authentication
+    enabled_clients: [Backend, SPA]
+    options: { passwordPolicy: good }
+  - name: with-usernames
+    enabled_clients: [Backend]
+    options: { passwordPolicy: good, requires_username: true }
+YAML
+
+./target/debug/latchkey serve --listen 127.0.0.1:0 --database-url "sqlite://$work/latchkey.db" \
+  --tenant-file "$work/tenant.yaml" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
+  --log-format json >"$work/latchkey.out" 2>"$work/latchkey.log" &
+pids+=($!)
+base=$(await_line "$work/latchkey.out" 'listening on' | grep -o 'https://[0-9.:]*' | head -1)
+domain=${base#https://}
+echo "== latchkey at $base, pages at $allowed (listed) and $refused (not listed)"
+
+passed=0
+failed=0
+run() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then :; fi
+  echo "$out"
+  local p f
+  p=$(echo "$out" | grep -Eo '[0-9]+ passed' | tail -1 | cut -d' ' -f1 || true)
+  f=$(echo "$out" | grep -Eo '[0-9]+ failed' | tail -1 | cut -d' ' -f1 || true)
+  if [ -z "$p" ]; then echo "  FAIL $name: did not report results"; failed=$((failed + 1)); return; fi
+  passed=$((passed + p)); failed=$((failed + ${f:-0}))
+}
+
+curl_test() {
+  # Auth0's documented curl, verbatim but for the host (and a real client id and password).
+  local body status
+  body=$(curl --silent --show-error --cacert "$work/cert.pem" --request POST \
+    --url "https://$domain/dbconnections/signup" --header 'content-type: application/json' \
+    --write-out '\n%{http_code}' \
+    --data '{"client_id":"sdk-backend","email":"test.account@signup.com","password":"Passw0rd!","connection":"with-usernames","username":"johndoe","given_name":"John","family_name":"Doe","name":"John Doe","nickname":"johnny","picture":"http://example.org/jdoe.png","user_metadata":{"plan":"silver","team_id":"a111"}}')
+  status=$(echo "$body" | tail -1)
+  body=$(echo "$body" | head -n -1)
+  local ok=0 bad=0
+  if [ "$status" = 200 ] && echo "$body" | grep -q '"username":"johndoe"' && echo "$body" | grep -q '"email":"test.account@signup.com"'; then
+    echo "  ok   curl: the documented signup curl answers 200 with the user"; ok=$((ok + 1))
+  else
+    echo "  FAIL curl: $status $body"; bad=$((bad + 1))
+  fi
+  echo "curl: $ok passed, $bad failed"
+}
+
+run curl curl_test
+run python env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CONNECTION=Username-Password-Authentication "$sdk/venv/bin/python" tests/sdk/python_sdk.py
+run node env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CONNECTION=Username-Password-Authentication node "$sdk/node/node_sdk.mjs"
+run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Username-Password-Authentication \
+  PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
+
+if grep -q 'Passw0rd!' "$work/latchkey.log"; then
+  echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))
+else
+  echo "  ok   logs: no password in the server log"; passed=$((passed + 1))
+fi
+
+echo
+echo "sdk: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

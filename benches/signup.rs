@@ -1,1 +1,539 @@
-fn main() {}
+//! Signup benchmark (not a test): `cargo bench --bench signup -- [--store sqlite|postgres]
+//! [--seconds N] [--concurrency N] [--mode saturate|scale]`.
+//!
+//! `saturate` (default): measures the raw Argon2id hash rate on the server's worker count,
+//! then drives signups at a started server from a concurrent client, then overloads it; prints
+//! signups/s, p50/p99 latency, signups/s ÷ hashes/s and the latency of 429 answers.
+//! `scale`: with policy `none` and a cheap hash, measures the non-hash cost of a signup with
+//! 1k users stored, then with 1M users stored (seeded in bulk with one precomputed hash).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use latchkey::config::ServeArgs;
+use latchkey::domain::store::Store;
+use latchkey::startup::Application;
+use serde_json::json;
+use sqlx::Connection as _;
+
+struct Opts {
+    store: String,
+    seconds: u64,
+    concurrency: Option<usize>,
+    mode: String,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        store: "sqlite".into(),
+        seconds: 15,
+        concurrency: None,
+        mode: "saturate".into(),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--store" => o.store = value,
+            "--seconds" => o.seconds = value.parse().expect("--seconds N"),
+            "--concurrency" => o.concurrency = Some(value.parse().expect("--concurrency N")),
+            "--mode" => o.mode = value,
+            "--bench" => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        i += 2;
+    }
+    o
+}
+
+const TENANT: &str = "
+clients:
+  - name: Bench
+    client_id: bench-client
+connections:
+  - name: bench
+    enabled_clients: [Bench]
+    options: { passwordPolicy: good }
+  - name: plain
+    enabled_clients: [Bench]
+    options: { passwordPolicy: none }
+";
+
+async fn database_url(store: &str, dir: &std::path::Path) -> String {
+    match store {
+        "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+        "postgres" => {
+            let base = std::env::var("LATCHKEY_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+            let name = format!("lk_bench_{}", std::process::id());
+            let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+                .await
+                .expect("PostgreSQL reachable");
+            let _ = sqlx::Executor::execute(
+                &mut admin,
+                format!("DROP DATABASE IF EXISTS {name}").as_str(),
+            )
+            .await;
+            sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
+            format!("{base}/{name}")
+        }
+        other => panic!("unknown store {other}"),
+    }
+}
+
+/// Hashes/s with `workers` threads hashing in parallel for `secs` (OWASP parameters), each
+/// thread reusing its Argon2 memory (`Engine`, exactly what the server's workers run), or with
+/// the library's plain `hash_password` (allocating per hash) when `plain`.
+fn raw_hash_rate(workers: usize, secs: f64) -> f64 {
+    hash_rate(workers, secs, false)
+}
+
+fn hash_rate(workers: usize, secs: f64, plain: bool) -> f64 {
+    use latchkey::domain::hasher::{Engine, HashParams};
+    let params = Params::new(19_456, 2, 1, None).unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let count = count.clone();
+            let params = params.clone();
+            std::thread::Builder::new()
+                .name("raw-hash".into())
+                .spawn(move || {
+                    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                    let mut engine = Engine::new(HashParams::default()).unwrap();
+                    while Instant::now() < deadline {
+                        if plain {
+                            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                            argon.hash_password(b"Passw0rd!", &salt).unwrap();
+                        } else {
+                            engine.hash(b"Passw0rd!").unwrap();
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Server {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts latchkey on its own runtime (2 worker threads) in a thread of its own, so the client
+/// and server do not share a scheduler.
+fn start_server(url: &str, dir: &std::path::Path, extra: &[&str]) -> Server {
+    let tenant = dir.join("tenant.yaml");
+    std::fs::write(&tenant, TENANT).unwrap();
+    let mut args = vec![
+        "--listen".to_owned(),
+        "127.0.0.1:0".into(),
+        "--database-url".into(),
+        url.into(),
+        "--tenant-file".into(),
+        tenant.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let settings = ServeArgs::parse_from_args(args).unwrap();
+    let (base_tx, base_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Application::build(settings).await.unwrap();
+            base_tx.send(app.base_url()).unwrap();
+            app.run(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Server {
+        base: base_rx.recv().unwrap(),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        url: url.to_owned(),
+    }
+}
+
+struct Outcome {
+    ok: usize,
+    other: Vec<u16>,
+    ok_latency: Vec<Duration>,
+    refused_latency: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// `concurrency` loops each signing up fresh users until `secs` have passed (or `per_task`
+/// requests each were sent).
+async fn drive(
+    base: &str,
+    connection: &str,
+    concurrency: usize,
+    secs: f64,
+    per_task: Option<usize>,
+    tag: &str,
+) -> Outcome {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let url = format!("{base}/dbconnections/signup");
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let http = http.clone();
+            let url = url.clone();
+            let connection = connection.to_owned();
+            let tag = tag.to_owned();
+            tokio::spawn(async move {
+                let mut out = (0usize, Vec::new(), Vec::new(), Vec::new());
+                let mut i = 0;
+                while Instant::now() < deadline && per_task.is_none_or(|n| i < n) {
+                    let body = json!({"client_id": "bench-client", "connection": connection,
+                        "email": format!("{tag}-{t}-{i}@example.com"), "password": "Passw0rd!"});
+                    let sent = Instant::now();
+                    let resp = http.post(&url).json(&body).send().await.unwrap();
+                    let status = resp.status().as_u16();
+                    let _ = resp.bytes().await;
+                    let took = sent.elapsed();
+                    match status {
+                        200 => {
+                            out.0 += 1;
+                            out.2.push(took);
+                        }
+                        429 => out.3.push(took),
+                        s => out.1.push(s),
+                    }
+                    i += 1;
+                }
+                out
+            })
+        })
+        .collect();
+    let mut o = Outcome {
+        ok: 0,
+        other: vec![],
+        ok_latency: vec![],
+        refused_latency: vec![],
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (ok, other, lat, refused) = t.await.unwrap();
+        o.ok += ok;
+        o.other.extend(other);
+        o.ok_latency.extend(lat);
+        o.refused_latency.extend(refused);
+    }
+    o.elapsed = start.elapsed();
+    o.ok_latency.sort();
+    o.refused_latency.sort();
+    o
+}
+
+async fn saturate(o: &Opts) {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&o.store, dir.path()).await;
+    let server = start_server(&url, dir.path(), &[]);
+    let concurrency = o.concurrency.unwrap_or(workers * 4);
+    println!(
+        "store: {}  workers: {workers}  client concurrency: {concurrency}  seconds: {}",
+        o.store, o.seconds
+    );
+
+    // Warm-up (connections, page cache); then alternating windows of raw hashing and of
+    // signups, so that drift in the machine's speed weighs on both sides equally.
+    drive(&server.base, "bench", concurrency, 2.0, None, "warm").await;
+    let rounds = 6;
+    let window = o.seconds as f64 / rounds as f64;
+    let (mut hashes_n, mut hashes_t, mut ok, mut elapsed) = (0.0, 0.0, 0usize, 0.0);
+    let mut latencies = Vec::new();
+    let mut other = Vec::new();
+    let (mut cpu, mut wall) = (0.0, 0.0);
+    for round in 0..rounds {
+        let rate = tokio::task::spawn_blocking(move || raw_hash_rate(workers, window))
+            .await
+            .unwrap();
+        hashes_n += rate * window;
+        hashes_t += window;
+        let cpu0 = cpu_seconds();
+        let run = drive(
+            &server.base,
+            "bench",
+            concurrency,
+            window,
+            None,
+            &format!("run{round}"),
+        )
+        .await;
+        cpu += cpu_seconds() - cpu0;
+        wall += run.elapsed.as_secs_f64();
+        ok += run.ok;
+        elapsed += run.elapsed.as_secs_f64();
+        latencies.extend(run.ok_latency);
+        other.extend(run.other);
+    }
+    latencies.sort();
+    let hashes = hashes_n / hashes_t;
+    let signups = ok as f64 / elapsed;
+    let p50 = percentile(&latencies, 0.50);
+    let p99 = percentile(&latencies, 0.99);
+    println!("raw argon2id hashes/s ({workers} threads): {hashes:.1}");
+    println!(
+        "signups/s: {signups:.1}  ({ok} ok, {} other statuses {:?})",
+        other.len(),
+        other.iter().take(5).collect::<Vec<_>>()
+    );
+    println!(
+        "CPU used during signups: {:.2} of {workers} cores",
+        cpu / wall
+    );
+    println!(
+        "latency p50: {:.1} ms  p99: {:.1} ms  p99/p50: {:.2}",
+        ms(p50),
+        ms(p99),
+        ms(p99) / ms(p50)
+    );
+    println!("ratio signups/s / hashes/s: {:.3}", signups / hashes);
+
+    // Overload: far more concurrent clients than workers + queue; the excess must be refused
+    // at once.
+    let capacity = workers + 16 * workers;
+    let flood = capacity * 4;
+    let over = drive(&server.base, "bench", flood, 600.0, Some(3), "flood").await;
+    let r50 = percentile(&over.refused_latency, 0.50);
+    let r99 = percentile(&over.refused_latency, 0.99);
+    let rmax = over.refused_latency.last().copied().unwrap_or_default();
+    println!(
+        "overload: {flood} clients x 3 requests: {} ok, {} answered 429; 429 latency p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        over.ok,
+        over.refused_latency.len(),
+        ms(r50),
+        ms(r99),
+        ms(rmax)
+    );
+    let _ = server.url.len();
+}
+
+/// Adds users `from..to` to connection `plain` in bulk, all with one precomputed hash. The SQL
+/// (a recursive CTE) is the same on SQLite and PostgreSQL.
+async fn seed(url: &str, from: i64, to: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    let hash =
+        latchkey::domain::hasher::Engine::new(latchkey::domain::hasher::HashParams::default())
+            .unwrap()
+            .hash(b"Seeded-Passw0rd")
+            .unwrap();
+    let batch = 100_000;
+    let mut start = from;
+    while start < to {
+        let end = (start + batch).min(to) - 1;
+        sqlx::query(
+            "INSERT INTO users (id, connection, email, password_hash, created_at, updated_at) \
+             WITH RECURSIVE n(i) AS (SELECT CAST($1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
+             SELECT 'seed' || CAST(i AS TEXT), 'plain', 'seed' || CAST(i AS TEXT) || '@example.com', $3, 0, 0 FROM n",
+        )
+        .bind(start)
+        .bind(end)
+        .bind(&hash)
+        .execute(&pool)
+        .await
+        .unwrap();
+        start = end + 1;
+    }
+    pool.close().await;
+}
+
+/// Non-hash cost of one signup: sequential signups (concurrency 1) on connection `plain`
+/// (policy none) with the cheapest Argon2 setting, and the time the same store calls take alone.
+async fn non_hash_cost(base: &str, store: &dyn Store, tag: &str, secs: f64) -> (f64, f64) {
+    let run = drive(base, "plain", 1, secs, None, tag).await;
+    let per_signup = run.elapsed.as_secs_f64() / run.ok as f64;
+    // The store's part: the lookup and the insert a signup makes, timed directly.
+    let n = 300;
+    let start = Instant::now();
+    for i in 0..n {
+        store
+            .client_with_connection("bench-client", "plain")
+            .await
+            .unwrap();
+        let now = latchkey::domain::user::now_millis();
+        store
+            .create_user(&latchkey::domain::user::NewUser {
+                id: latchkey::domain::user::new_user_id(now),
+                connection: "plain".into(),
+                email: format!("{tag}-direct-{i}@example.com"),
+                username: None,
+                email_verified: false,
+                profile: Default::default(),
+                user_metadata: Default::default(),
+                password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+    }
+    let store_per_signup = start.elapsed().as_secs_f64() / n as f64;
+    (per_signup, store_per_signup)
+}
+
+async fn scale(o: &Opts) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&o.store, dir.path()).await;
+    let secs = (o.seconds as f64).max(5.0);
+    let cheap = ["--argon2-m-cost", "8", "--argon2-t-cost", "1"];
+    let server = start_server(&url, dir.path(), &cheap);
+    let store = latchkey::store::SqlStore::connect(&url, &Default::default())
+        .await
+        .unwrap();
+    println!(
+        "store: {}  (policy none, Argon2 m=8 t=1, one client, {secs} s per measurement)",
+        o.store
+    );
+    drive(&server.base, "plain", 1, 1.0, None, "warm").await;
+
+    let t = Instant::now();
+    seed(&url, 0, 1_000).await;
+    let users = store.count_users("plain").await.unwrap();
+    let (small, small_store) = non_hash_cost(&server.base, &store, "small", secs).await;
+    println!(
+        "{users:>9} users: {:.0} µs per signup, store calls {:.0} µs ({:.0} % of it)  [seeded in {:.1} s]",
+        small * 1e6,
+        small_store * 1e6,
+        100.0 * small_store / small,
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    seed(&url, 1_000, 1_000_000).await;
+    let seeded = t.elapsed().as_secs_f64();
+    let users = store.count_users("plain").await.unwrap();
+    let (large, large_store) = non_hash_cost(&server.base, &store, "large", secs).await;
+    println!(
+        "{users:>9} users: {:.0} µs per signup, store calls {:.0} µs ({:.0} % of it)  [seeded in {seeded:.1} s]",
+        large * 1e6,
+        large_store * 1e6,
+        100.0 * large_store / large
+    );
+    println!("cost at 1M / cost at 1k: {:.3}", large / small);
+    store.close().await;
+}
+
+/// Hash rate through latchkey's own `Hasher` (bounded pool), without HTTP or a database.
+async fn pool(o: &Opts) {
+    use latchkey::domain::hasher::{HashParams, Hasher, Password};
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let secs = o.seconds as f64;
+    let raw = tokio::task::spawn_blocking(move || raw_hash_rate(workers, secs))
+        .await
+        .unwrap();
+    let plain = tokio::task::spawn_blocking(move || hash_rate(workers, secs, true))
+        .await
+        .unwrap();
+    println!("plain argon2 hash_password hashes/s (allocating per hash): {plain:.1}");
+    let hasher = Hasher::new(HashParams::default(), workers, 64).unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..workers * 4)
+        .map(|_| {
+            let hasher = hasher.clone();
+            let count = count.clone();
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    hasher.hash(Password("Passw0rd!".into())).await.unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let pooled = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "raw hashes/s: {raw:.1}  pooled hashes/s: {pooled:.1}  ratio: {:.3}",
+        pooled / raw
+    );
+}
+
+fn main() {
+    let o = opts();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match o.mode.as_str() {
+            "saturate" => saturate(&o).await,
+            "pool" => pool(&o).await,
+            "scale" => scale(&o).await,
+            other => panic!("unknown mode {other}"),
+        }
+    });
+}

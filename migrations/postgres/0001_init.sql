@@ -58,3 +58,20 @@ CREATE TABLE password_history (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX password_history_user_idx ON password_history (user_id, created_at);
+
+-- Password history is kept by the database itself: every stored password (at creation and on
+-- each change) is appended, in the same statement that writes it.
+CREATE FUNCTION users_password_history() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO password_history (user_id, password_hash, created_at)
+    VALUES (NEW.id, NEW.password_hash, NEW.updated_at);
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER users_history_insert AFTER INSERT ON users
+FOR EACH ROW EXECUTE FUNCTION users_password_history();
+
+CREATE TRIGGER users_history_update AFTER UPDATE OF password_hash ON users
+FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash)
+EXECUTE FUNCTION users_password_history();

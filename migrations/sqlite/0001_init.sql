@@ -58,3 +58,18 @@ CREATE TABLE password_history (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX password_history_user_idx ON password_history (user_id, created_at);
+
+-- Password history is kept by the database itself: every stored password (at creation and on
+-- each change) is appended, in the same statement that writes it.
+CREATE TRIGGER users_history_insert AFTER INSERT ON users
+BEGIN
+    INSERT INTO password_history (user_id, password_hash, created_at)
+    VALUES (NEW.id, NEW.password_hash, NEW.updated_at);
+END;
+
+CREATE TRIGGER users_history_update AFTER UPDATE OF password_hash ON users
+WHEN OLD.password_hash <> NEW.password_hash
+BEGIN
+    INSERT INTO password_history (user_id, password_hash, created_at)
+    VALUES (NEW.id, NEW.password_hash, NEW.updated_at);
+END;

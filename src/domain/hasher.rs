@@ -1,12 +1,15 @@
-//! Argon2id hashing on a bounded pool: at most `workers` hashes run at once, off the async
-//! runtime, and at most `queue` more wait; beyond that callers are refused at once.
+//! Argon2id hashing on a bounded pool: one dedicated thread per worker (never the async
+//! runtime), each keeping its Argon2 memory between hashes, fed by a bounded queue; when the
+//! queue is full callers are refused at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::Sender;
 use rand::rngs::OsRng;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// Argon2id cost parameters (PHC names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,10 @@ pub enum HashError {
     Internal(String),
 }
 
+fn internal(e: impl std::fmt::Display) -> HashError {
+    HashError::Internal(e.to_string())
+}
+
 /// A password to hash or verify; its `Debug` never shows it.
 #[derive(Clone)]
 pub struct Password(pub String);
@@ -46,89 +53,239 @@ impl std::fmt::Debug for Password {
     }
 }
 
+enum Work {
+    Hash(Password),
+    /// Verify against a PHC string; `known: false` means a dummy hash for an unknown user.
+    Verify {
+        password: Password,
+        phc: String,
+        known: bool,
+    },
+}
+
+enum Answer {
+    Hashed(String),
+    Verified(bool),
+}
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Answer, HashError>>,
+}
+
+/// Argon2 state one worker thread owns: the configured instance and its reusable memory.
+pub struct Engine {
+    params: Params,
+    argon: Argon2<'static>,
+    memory: Vec<Block>,
+}
+
+impl Engine {
+    pub fn new(params: HashParams) -> Result<Self, HashError> {
+        let params =
+            Params::new(params.m_cost, params.t_cost, params.p_cost, None).map_err(internal)?;
+        let memory = vec![Block::default(); params.block_count()];
+        Ok(Self {
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+            params,
+            memory,
+        })
+    }
+
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.memory.len() < count {
+            self.memory.resize(count, Block::default());
+        }
+        &mut self.memory[..count]
+    }
+
+    /// A PHC string identical in format to `argon2::PasswordHasher::hash_password`'s.
+    pub fn hash(&mut self, password: &[u8]) -> Result<String, HashError> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_buf = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let count = self.params.block_count();
+        let argon = self.argon.clone();
+        argon
+            .hash_password_into_with_memory(password, salt_bytes, &mut out, self.blocks(count))
+            .map_err(internal)?;
+        let phc = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(internal)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(internal)?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Constant-time comparison of the recomputed output with the stored one.
+    pub fn verify(&mut self, password: &[u8], phc: &str) -> Result<bool, HashError> {
+        let parsed = PasswordHash::new(phc).map_err(internal)?;
+        let expected = parsed
+            .hash
+            .ok_or_else(|| internal("stored hash has no output"))?;
+        let salt = parsed
+            .salt
+            .ok_or_else(|| internal("stored hash has no salt"))?;
+        let params = Params::try_from(&parsed).map_err(internal)?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .map_err(internal)?
+            .unwrap_or_default();
+        let argon = Argon2::new(Algorithm::Argon2id, version, params.clone());
+        let mut salt_buf = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+        let mut out = vec![0u8; expected.len()];
+        argon
+            .hash_password_into_with_memory(
+                password,
+                salt_bytes,
+                &mut out,
+                self.blocks(params.block_count()),
+            )
+            .map_err(internal)?;
+        Ok(Output::new(&out).map_err(internal)? == expected)
+    }
+
+    fn run(&mut self, work: Work) -> Result<Answer, HashError> {
+        match work {
+            Work::Hash(p) => self.hash(p.0.as_bytes()).map(Answer::Hashed),
+            Work::Verify {
+                password,
+                phc,
+                known,
+            } => self
+                .verify(password.0.as_bytes(), &phc)
+                .map(|ok| Answer::Verified(ok && known)),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
-    argon: Arc<Argon2<'static>>,
-    /// Permits for running + waiting jobs: when none is left we answer "overloaded".
-    admission: Arc<Semaphore>,
-    /// Permits for running jobs: one per worker.
-    workers: Arc<Semaphore>,
-    dummy_hash: Arc<String>,
+    queue: Sender<Job>,
+    /// Admitted jobs not yet finished; never above `capacity`.
+    in_flight: Arc<AtomicUsize>,
     capacity: usize,
+    dummy_hash: Arc<String>,
+}
+
+/// A reserved place in the hashing pool: take it before doing other work for a request, so an
+/// overloaded server refuses at once instead of after its database lookups.
+pub struct Ticket {
+    hasher: Hasher,
+    submitted: bool,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.submitted {
+            self.hasher.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Hasher {
+    /// Starts `workers` hashing threads; at most `queue` jobs wait for them. The threads end
+    /// when the last `Hasher` clone is dropped.
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
-        let p = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
-            .map_err(|e| HashError::Internal(e.to_string()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let mut probe = Engine::new(params)?;
+        let dummy_hash = probe.hash(b"latchkey-dummy-password")?;
+        drop(probe);
+        // Unbounded, because admission (`admit`) already bounds what enters.
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let workers = workers.max(1);
-        let dummy_salt = SaltString::generate(&mut OsRng);
-        let dummy_hash = argon
-            .hash_password(b"latchkey-dummy-password", &dummy_salt)
-            .map_err(|e| HashError::Internal(e.to_string()))?
-            .to_string();
+        for i in 0..workers {
+            let rx = rx.clone();
+            let in_flight = in_flight.clone();
+            let mut engine = Engine::new(params)?;
+            std::thread::Builder::new()
+                .name(format!("latchkey-hash-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let answer = engine.run(job.work);
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        let _ = job.reply.send(answer);
+                    }
+                })
+                .map_err(internal)?;
+        }
         Ok(Self {
-            argon: Arc::new(argon),
-            admission: Arc::new(Semaphore::new(workers + queue)),
-            workers: Arc::new(Semaphore::new(workers)),
-            dummy_hash: Arc::new(dummy_hash),
+            queue: tx,
+            in_flight,
             capacity: workers + queue,
+            dummy_hash: Arc::new(dummy_hash),
         })
     }
 
     /// Jobs admitted and not yet finished (running or waiting).
     pub fn in_flight(&self) -> usize {
-        self.capacity - self.admission.available_permits()
+        self.in_flight.load(Ordering::SeqCst)
     }
 
-    /// Runs `job` on the blocking pool once a worker is free, or refuses at once when full.
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
-    ) -> Result<T, HashError> {
-        let _admitted = self
-            .admission
-            .clone()
-            .try_acquire_owned()
+    /// Reserves a place, or refuses at once when workers and queue are all taken.
+    pub fn admit(&self) -> Result<Ticket, HashError> {
+        self.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
             .map_err(|_| HashError::Overloaded)?;
-        let _worker = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))?;
-        let argon = self.argon.clone();
-        tokio::task::spawn_blocking(move || job(&argon))
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))
+        Ok(Ticket {
+            hasher: self.clone(),
+            submitted: false,
+        })
     }
 
     /// Hashes a password into a PHC string.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
-        self.run(move |argon| {
-            let salt = SaltString::generate(&mut OsRng);
-            argon
-                .hash_password(password.0.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Internal(e.to_string()))
-        })
-        .await?
+        self.admit()?.hash(password).await
     }
 
     /// Verifies a password against a PHC string; with `None` verifies against a dummy hash so
     /// that unknown users cost the same time as known ones, and answers false.
     pub async fn verify(&self, password: Password, phc: Option<String>) -> Result<bool, HashError> {
+        self.admit()?.verify(password, phc).await
+    }
+}
+
+impl Ticket {
+    async fn submit(mut self, work: Work) -> Result<Answer, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.hasher
+            .queue
+            .send(Job { work, reply })
+            .map_err(|_| internal("hashing workers stopped"))?;
+        // From here the worker releases the place when it finishes.
+        self.submitted = true;
+        answer.await.map_err(internal)?
+    }
+
+    pub async fn hash(self, password: Password) -> Result<String, HashError> {
+        match self.submit(Work::Hash(password)).await? {
+            Answer::Hashed(h) => Ok(h),
+            Answer::Verified(_) => Err(internal("unexpected answer")),
+        }
+    }
+
+    pub async fn verify(self, password: Password, phc: Option<String>) -> Result<bool, HashError> {
         let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
-        self.run(move |argon| {
-            let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
-            Ok(argon
-                .verify_password(password.0.as_bytes(), &parsed)
-                .is_ok()
-                && known)
-        })
-        .await?
+        let phc = phc.unwrap_or_else(|| self.hasher.dummy_hash.as_str().to_owned());
+        match self
+            .submit(Work::Verify {
+                password,
+                phc,
+                known,
+            })
+            .await?
+        {
+            Answer::Verified(ok) => Ok(ok),
+            Answer::Hashed(_) => Err(internal("unexpected answer")),
+        }
     }
 }
 
@@ -163,20 +320,71 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refuses_when_queue_is_full() {
-        // One worker, no queue: a second concurrent job is refused at once.
-        let h = Hasher::new(HashParams::default(), 1, 0).unwrap();
-        let h2 = h.clone();
-        let first = tokio::spawn(async move { h2.hash(Password("a".into())).await });
-        // Wait until the first job holds the only admission permit.
-        while h.in_flight() == 0 {
-            tokio::task::yield_now().await;
-        }
-        assert!(matches!(
-            h.hash(Password("b".into())).await,
-            Err(HashError::Overloaded)
-        ));
-        assert!(first.await.unwrap().is_ok());
+    async fn refuses_at_once_when_the_queue_is_full() {
+        // One worker, one queue slot, slow hashes: of ten submissions made in one burst two
+        // (running + queued) are admitted; the rest are refused without waiting.
+        let h = Hasher::new(
+            HashParams {
+                m_cost: 19_456,
+                t_cost: 10,
+                p_cost: 1,
+            },
+            1,
+            1,
+        )
+        .unwrap();
+        // join_all polls each future once, in order, before any completes.
+        let results =
+            futures::future::join_all((0..10).map(|_| h.hash(Password("pw".into())))).await;
+        let admitted = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(HashError::Overloaded)))
+            .count();
+        assert_eq!(admitted, 2, "one running and one queued");
+        assert_eq!(admitted + refused, 10);
+        assert_eq!(h.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_unused_ticket_gives_its_place_back() {
+        let h = Hasher::new(cheap(), 1, 0).unwrap();
+        let t = h.admit().unwrap();
+        assert!(matches!(h.admit(), Err(HashError::Overloaded)));
+        drop(t);
+        assert_eq!(h.in_flight(), 0);
+        assert!(h.admit().unwrap().hash(Password("pw".into())).await.is_ok());
+        assert_eq!(h.in_flight(), 0);
+    }
+
+    #[test]
+    fn phc_strings_interoperate_with_the_stock_hasher() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let mut engine = Engine::new(cheap()).unwrap();
+        let ours = engine.hash(b"pw").unwrap();
+        let stock = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        assert!(
+            stock
+                .verify_password(b"pw", &PasswordHash::new(&ours).unwrap())
+                .is_ok()
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = stock.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(engine.verify(b"pw", &theirs).unwrap());
+        assert!(!engine.verify(b"px", &theirs).unwrap());
+        // A stored hash with other (larger) parameters still verifies.
+        let mut big = Engine::new(HashParams {
+            m_cost: 256,
+            t_cost: 2,
+            p_cost: 1,
+        })
+        .unwrap();
+        let other = big.hash(b"pw").unwrap();
+        assert!(engine.verify(b"pw", &other).unwrap());
     }
 
     #[test]

@@ -255,20 +255,12 @@ fn check_password_options(
     Ok(())
 }
 
-async fn load_client(store: &dyn Store, client_id: &str) -> Result<Client, Error> {
-    store.client(client_id).await?.ok_or(Error::UnknownClient)
-}
-
-/// Finds a database connection enabled for `client`.
-pub async fn load_connection(
-    store: &dyn Store,
+/// Checks that a loaded connection is a database connection enabled for `client`.
+pub fn usable_connection(
     client: &Client,
-    name: &str,
+    connection: Option<Connection>,
 ) -> Result<Connection, Error> {
-    let connection = store
-        .connection(name)
-        .await?
-        .ok_or(Error::ConnectionNotFound)?;
+    let connection = connection.ok_or(Error::ConnectionNotFound)?;
     if !connection.is_database() {
         return Err(Error::NotDatabaseConnection);
     }
@@ -285,14 +277,20 @@ pub async fn signup(
     origin: Option<&str>,
 ) -> Result<NewUser, Error> {
     let input = parse(body)?;
-    let client = load_client(ctx.store, &input.client_id).await?;
+    // Reserve hashing capacity before any database work, so overload is refused at once.
+    let ticket = ctx.hasher.admit()?;
+    let (client, connection) = ctx
+        .store
+        .client_with_connection(&input.client_id, &input.connection)
+        .await?
+        .ok_or(Error::UnknownClient)?;
     if let Some(origin) = origin
         && !origin.eq_ignore_ascii_case(ctx.own_origin)
         && !client.allows_origin(origin)
     {
         return Err(Error::OriginNotAllowed);
     }
-    let connection = load_connection(ctx.store, &client, &input.connection).await?;
+    let connection = usable_connection(&client, connection)?;
     if connection.options.disable_signup {
         return Err(Error::SignupDisabled);
     }
@@ -304,7 +302,7 @@ pub async fn signup(
     };
     check_password_options(&connection, &input, username.as_deref())?;
 
-    let password_hash = ctx.hasher.hash(input.password.clone()).await?;
+    let password_hash = ticket.hash(input.password.clone()).await?;
     let now = now_millis();
     let user = NewUser {
         id: new_user_id(now),

@@ -49,12 +49,23 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
     async fn connection(&self, name: &str) -> Result<Option<Connection>, StoreError>;
 
+    /// A client and a connection in one round trip: `None` when the client is unknown, the
+    /// connection `None` when it is.
+    async fn client_with_connection(
+        &self,
+        client_id: &str,
+        connection: &str,
+    ) -> Result<Option<(Client, Option<Connection>)>, StoreError>;
+
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;
 
     /// Inserts the user and its first password-history entry atomically; returns only once
     /// committed. Fails with `Conflict` on a duplicate email or username.
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError>;
+
+    /// The user's stored password hashes, newest first (current one included).
+    async fn password_history(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
 
     /// Number of users in a connection (tests and benchmarks).
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError>;

@@ -147,14 +147,15 @@ fn app_type_str(t: AppType) -> &'static str {
     }
 }
 
-fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
+/// `name_column` lets a joined query rename the client's `name`.
+fn client_from_row(row: &AnyRow, name_column: &str) -> Result<Client, StoreError> {
     let config: ClientConfig =
         serde_json::from_str(&row.try_get::<String, _>("config").map_err(corrupt)?)
             .map_err(corrupt)?;
     let app_type: String = row.try_get("app_type").map_err(corrupt)?;
     Ok(Client {
         client_id: row.try_get("client_id").map_err(corrupt)?,
-        name: row.try_get("name").map_err(corrupt)?,
+        name: row.try_get(name_column).map_err(corrupt)?,
         secret_hash: row.try_get("secret_hash").map_err(corrupt)?,
         app_type: serde_json::from_value(serde_json::Value::String(app_type)).map_err(corrupt)?,
         web_origins: config.web_origins,
@@ -379,7 +380,7 @@ impl Store for SqlStore {
         .await
         .map_err(backend)?
         .as_ref()
-        .map(client_from_row)
+        .map(|r| client_from_row(r, "name"))
         .transpose()
     }
 
@@ -396,6 +397,33 @@ impl Store for SqlStore {
         .transpose()
     }
 
+    async fn client_with_connection(
+        &self,
+        client_id: &str,
+        connection: &str,
+    ) -> Result<Option<(Client, Option<Connection>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.client_id, c.name AS client_name, c.secret_hash, c.app_type, c.config, \
+             n.name, n.strategy, n.enabled_clients, n.options \
+             FROM clients c LEFT JOIN connections n ON n.name = $2 WHERE c.client_id = $1",
+        )
+        .bind(client_id)
+        .bind(connection)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let client = client_from_row(&row, "client_name")?;
+        let has_connection = row
+            .try_get::<Option<String>, _>("name")
+            .map_err(corrupt)?
+            .is_some();
+        let connection = has_connection
+            .then(|| connection_from_row(&row))
+            .transpose()?;
+        Ok(Some((client, connection)))
+    }
+
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM client_origins WHERE origin = $1 LIMIT 1",
@@ -409,7 +437,8 @@ impl Store for SqlStore {
 
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
         let metadata = serde_json::to_string(&user.user_metadata).map_err(corrupt)?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // One statement, committed on return; a trigger appends the password history entry
+        // within it (see migrations).
         sqlx::query(
             "INSERT INTO users (id, connection, email, username, email_verified, given_name, \
              family_name, name, nickname, picture, user_metadata, password_hash, created_at, \
@@ -428,19 +457,20 @@ impl Store for SqlStore {
         .bind(metadata)
         .bind(&user.password_hash)
         .bind(user.created_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
-        .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+        .map(|_| ())
+        .map_err(backend)
+    }
+
+    async fn password_history(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC",
         )
-        .bind(&user.id)
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .execute(&mut *tx)
+        .bind(user_id)
+        .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        .map_err(backend)
     }
 
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {

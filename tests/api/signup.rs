@@ -50,6 +50,14 @@ async fn full_profile_is_stored_and_echoed(backend: Backend) {
     assert_eq!(text, expected, "exact body, key order included");
     assert!(!text.contains("Passw0rd") && !text.contains("argon2"));
     assert_eq!(app.users("usernames").await, 1);
+    // Stored as an Argon2id PHC string (OWASP parameters unless configured), kept in history.
+    let history = app.store.password_history(id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(
+        history[0].starts_with("$argon2id$v=19$m=256,t=1,p=1$"),
+        "{}",
+        history[0]
+    );
 }
 
 async fn minimal_signup_and_form_body(backend: Backend) {

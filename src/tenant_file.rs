@@ -92,6 +92,18 @@ pub fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// The client_id of a tenant-file client that names none: derived from its name, so that
+/// instances starting at the same time on one database write identical rows. Client ids are
+/// public identifiers, so predictability costs nothing.
+pub fn derived_client_id(name: &str) -> String {
+    let digest = Sha256::digest(format!("latchkey client {name}").as_bytes());
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    digest
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Client secrets are stored as SHA-256 hex: they are long random strings, so a fast hash is
 /// enough to make a leaked database useless for authenticating.
 pub fn hash_secret(secret: &str) -> String {
@@ -175,7 +187,7 @@ pub fn load(
             .client_id
             .clone()
             .or_else(|| existing_id(&spec.name))
-            .unwrap_or_else(|| random_token(32));
+            .unwrap_or_else(|| derived_client_id(&spec.name));
         if !ids.insert(client_id.clone()) {
             return Err(err(at, format!("client_id {client_id:?} appears twice")));
         }
@@ -344,6 +356,15 @@ connections:
         assert_eq!(e.line, Some(12));
         let e = load_str("clients: [\n").unwrap_err();
         assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn missing_client_ids_are_stable() {
+        let a = load_str("clients:\n  - name: A\n").unwrap();
+        let b = load_str("clients:\n  - name: A\n").unwrap();
+        assert_eq!(a.clients[0].client_id, b.clients[0].client_id);
+        assert_eq!(a.clients[0].client_id.len(), 32);
+        assert_ne!(a.clients[0].client_id, derived_client_id("B"));
     }
 
     #[test]

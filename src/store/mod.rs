@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection as _, Executor, Row};
 
 use crate::domain::store::{Store, StoreError, UniqueField};
 use crate::domain::tenant::{
@@ -202,6 +202,20 @@ impl SqlStore {
             url: redacted.clone(),
             reason: scrub(e, &url),
         })?;
+        // One direct connection first: a pool would retry until its timeout and report only
+        // "timed out", hiding the reason (refused, unknown database, bad password…).
+        let probe =
+            tokio::time::timeout(pool.acquire_timeout, AnyConnection::connect_with(&options))
+                .await
+                .map_err(|_| ConnectError::Connect {
+                    url: redacted.clone(),
+                    reason: format!("no answer within {:?}", pool.acquire_timeout),
+                })?
+                .map_err(|e| ConnectError::Connect {
+                    url: redacted.clone(),
+                    reason: scrub(e, &url),
+                })?;
+        let _ = probe.close().await;
         let on_connect = dialect.on_connect;
         let pool = AnyPoolOptions::new()
             .max_connections(pool.max_connections)
@@ -285,12 +299,15 @@ impl SqlStore {
             origins.sort();
             origins.dedup();
             for origin in origins {
-                sqlx::query("INSERT INTO client_origins (client_id, origin) VALUES ($1, $2)")
-                    .bind(&c.client_id)
-                    .bind(origin)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?;
+                sqlx::query(
+                    "INSERT INTO client_origins (client_id, origin) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&c.client_id)
+                .bind(origin)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
             }
         }
         for conn in &tenant.connections {

@@ -1,0 +1,280 @@
+//! Real `latchkey serve` processes: two instances on one PostgreSQL database (scale-out), and
+//! `kill -9` in the middle of a signup load (durability), on both stores.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Connection as _;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{Backend, CLIENT, CONN, PASSWORD, TENANT, fresh_postgres_database, parts};
+
+/// A started `latchkey serve` process.
+struct Process {
+    child: Child,
+    base: String,
+}
+
+async fn start(url: &str, tenant: &std::path::Path) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            url,
+            "--log-format",
+            "json",
+        ])
+        .arg("--tenant-file")
+        .arg(tenant)
+        .args(["--argon2-m-cost", "256", "--argon2-t-cost", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("latchkey starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("latchkey printed its address in time")
+            .expect("read stdout")
+            .expect("latchkey exited before listening");
+        if let Some(rest) = line.strip_prefix("latchkey listening on ") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Process { child, base }
+}
+
+fn tenant_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("tenant.yaml");
+    std::fs::write(&path, TENANT).unwrap();
+    path
+}
+
+async fn signup(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> Result<(u16, serde_json::Value), reqwest::Error> {
+    let resp = http
+        .post(format!("{base}/dbconnections/signup"))
+        .json(
+            &json!({"client_id": CLIENT, "connection": CONN, "email": email, "password": PASSWORD}),
+        )
+        .send()
+        .await?;
+    Ok(parts(resp).await)
+}
+
+async fn scale_out_two_instances_share_one_database(backend: Backend) {
+    assert_eq!(
+        backend,
+        Backend::Postgres,
+        "scale-out is a PostgreSQL feature"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_postgres_database().await;
+    let tenant = tenant_file(&dir);
+    // Both start at once on an empty database: migrations and tenant must not collide.
+    let (a, b) = tokio::join!(start(&url, &tenant), start(&url, &tenant));
+    let http = reqwest::Client::new();
+
+    let (s, _) = signup(&http, &a.base, "shared@example.com").await.unwrap();
+    assert_eq!(s, 200);
+    let (s, body) = signup(&http, &b.base, "shared@example.com").await.unwrap();
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("user_exists")),
+        "B sees A's user"
+    );
+
+    // 50 concurrent identical signups spread over both instances: exactly one user.
+    let results = futures::future::join_all((0..50).map(|i| {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        signup(&http, base, "race@example.com")
+    }))
+    .await;
+    let statuses: Vec<u16> = results.into_iter().map(|r| r.unwrap().0).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        49,
+        "{statuses:?}"
+    );
+
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = 'race@example.com'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    drop((a, b));
+}
+
+async fn kill_9_loses_no_acknowledged_signup(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("durable.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let tenant = tenant_file(&dir);
+    let mut server = start(&url, &tenant).await;
+    let http = reqwest::Client::new();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+
+    // Eight clients sign up continuously until the connection breaks.
+    let load: Vec<_> = (0..8)
+        .map(|c| {
+            let http = http.clone();
+            let base = server.base.clone();
+            let acked = acked.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let email = format!("d{c}-{i}@example.com");
+                    match signup(&http, &base, &email).await {
+                        Ok((200, _)) => acked.lock().unwrap().push(email),
+                        Ok((s, b)) => panic!("unexpected answer {s} {b}"),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill once a good number of signups are acknowledged, with more still in flight.
+    while acked.lock().unwrap().len() < 300 {
+        tokio::task::yield_now().await;
+        assert!(!load.iter().all(|t| t.is_finished()), "load stopped early");
+    }
+    server.child.start_kill().unwrap(); // SIGKILL: no shutdown, no flush
+    server.child.wait().await.unwrap();
+    for t in load {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    // Restart on the same database; every acknowledged signup must be there, whole.
+    let server = start(&url, &tenant).await;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT email FROM users WHERE connection = $1")
+        .bind(CONN)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+    let missing: Vec<_> = acked.iter().filter(|e| !stored.contains(*e)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let partial: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u WHERE NOT EXISTS \
+         (SELECT 1 FROM password_history h WHERE h.user_id = u.id) \
+         OR u.password_hash NOT LIKE '$argon2id$%'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(partial, 0, "users without their password or history");
+    // The restarted server answers for them.
+    let (s, b) = signup(&http, &server.base, &acked[0]).await.unwrap();
+    assert_eq!((s, b["code"].as_str()), (400, Some("user_exists")));
+    eprintln!(
+        "durability ({backend:?}): {} acknowledged signups checked after kill -9, {} users stored",
+        acked.len(),
+        stored.len()
+    );
+}
+
+crate::both_stores!(kill_9_loses_no_acknowledged_signup);
+
+mod scale_out {
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_instances_share_one_database() {
+            super::super::scale_out_two_instances_share_one_database(
+                crate::helpers::Backend::Postgres,
+            )
+            .await
+        }
+    }
+}
+
+/// Runs `latchkey serve` to completion with `args`; returns (exit code, stderr).
+async fn failed_start(args: &[&str]) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("serve")
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("latchkey gave up in time")
+    .expect("latchkey ran");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn unreachable_database_fails_start_clearly_and_redacted() {
+    let (code, stderr) = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--db-acquire-timeout",
+        "2",
+        "--database-url",
+        "postgres://app:hunter2@127.0.0.1:1/latchkey",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.starts_with("latchkey: cannot start: cannot connect to database postgres://app:***@127.0.0.1:1/latchkey: "), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "mysql://x:hunter2@db/x",
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr.trim(),
+        "latchkey: cannot start: unsupported database URL mysql://x:***@db/x (expected sqlite://PATH or postgres://…)"
+    );
+}
+
+mod misconfigured {
+    mod postgres {
+        /// A live server, a database that does not exist.
+        #[tokio::test]
+        async fn unknown_database_fails_start_with_the_servers_reason() {
+            let url = format!("{}/lk_missing_database", crate::helpers::postgres_base());
+            let (code, stderr) =
+                super::super::failed_start(&["--listen", "127.0.0.1:0", "--database-url", &url])
+                    .await;
+            assert_eq!(code, Some(1), "{stderr}");
+            assert!(stderr.contains("cannot connect to database"), "{stderr}");
+            assert!(
+                stderr.contains("\"lk_missing_database\" does not exist"),
+                "{stderr}"
+            );
+        }
+    }
+}

@@ -109,6 +109,16 @@ pub struct Options {
     pub extra_args: Vec<String>,
 }
 
+impl Options {
+    /// No tenant file: the store keeps (or bootstraps) its own tenant.
+    pub fn without_tenant() -> Self {
+        Self {
+            tenant: None,
+            extra_args: vec![],
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -191,6 +201,16 @@ impl TestApp {
             .send()
             .await
             .expect("signup request")
+    }
+
+    /// `POST /dbconnections/signup` with a form-urlencoded body.
+    pub async fn signup_form(&self, form: String) -> reqwest::Response {
+        self.post_raw(
+            "/dbconnections/signup",
+            Some("application/x-www-form-urlencoded"),
+            form,
+        )
+        .await
     }
 
     /// `POST path` with a raw body and content type.

@@ -71,15 +71,7 @@ async fn minimal_signup_and_form_body(backend: Backend) {
     let form = format!(
         "client_id={CLIENT}&connection={CONN}&email=B%40example.com&password=Passw0rd%21&state=xyz"
     );
-    let (s, b) = parts(
-        app.post_raw(
-            "/dbconnections/signup",
-            Some("application/x-www-form-urlencoded"),
-            form,
-        )
-        .await,
-    )
-    .await;
+    let (s, b) = parts(app.signup_form(form).await).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["email"], "b@example.com");
     assert_eq!(app.users(CONN).await, 2);
@@ -433,15 +425,7 @@ async fn user_metadata_rules(backend: Backend) {
     let form = format!(
         "client_id={CLIENT}&connection={CONN}&email=f%40example.com&password=Passw0rd%21&user_metadata=%7B%7D"
     );
-    let (s, b) = parts(
-        app.post_raw(
-            "/dbconnections/signup",
-            Some("application/x-www-form-urlencoded"),
-            form,
-        )
-        .await,
-    )
-    .await;
+    let (s, b) = parts(app.signup_form(form).await).await;
     assert_eq!(
         (s, b),
         (

@@ -40,15 +40,7 @@ async fn default_tenant_is_created_once_and_works(backend: Backend) {
     );
     drop(second);
 
-    let app = spawn_on(
-        &url,
-        dir,
-        Options {
-            tenant: None,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_on(&url, dir, Options::without_tenant()).await;
     let req = json!({"client_id": creds.client_id, "connection": creds.connection, "email": "first@example.com", "password": PASSWORD});
     assert_eq!(parts(app.signup(&req).await).await.0, 200);
     // The default policy is `good`.
@@ -93,15 +85,7 @@ async fn bad_tenant_file_stops_start_and_applies_nothing(backend: Backend) {
         )
     );
     // Nothing was applied: not even the valid clients of the same file.
-    let app = spawn_on(
-        &url,
-        dir,
-        Options {
-            tenant: None,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_on(&url, dir, Options::without_tenant()).await;
     assert!(app.store.client("app-client").await.unwrap().is_none());
     app.stop().await;
 }

@@ -15,9 +15,36 @@ use crate::helpers::{Backend, CLIENT, CONN, PASSWORD, TENANT, fresh_postgres_dat
 struct Process {
     child: Child,
     base: String,
+    /// The process's log lines (stderr, JSON).
+    logs: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Process {
+    /// Waits (bounded) for a log line containing every one of `needles`.
+    async fn await_log(&mut self, needles: &[&str]) -> String {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = self.logs.recv().await {
+                if needles.iter().all(|n| line.contains(n)) {
+                    return line;
+                }
+            }
+            panic!("latchkey's log ended without {needles:?}");
+        })
+        .await
+        .expect("log line in time")
+    }
 }
 
 async fn start(url: &str, tenant: &std::path::Path) -> Process {
+    start_with(
+        url,
+        tenant,
+        &["--argon2-m-cost", "256", "--argon2-t-cost", "1"],
+    )
+    .await
+}
+
+async fn start_with(url: &str, tenant: &std::path::Path, extra: &[&str]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .args([
             "serve",
@@ -30,9 +57,10 @@ async fn start(url: &str, tenant: &std::path::Path) -> Process {
         ])
         .arg("--tenant-file")
         .arg(tenant)
-        .args(["--argon2-m-cost", "256", "--argon2-t-cost", "1"])
+        .args(extra)
+        .env("RUST_LOG", "info,tower_http=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("latchkey starts");
@@ -48,9 +76,16 @@ async fn start(url: &str, tenant: &std::path::Path) -> Process {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
     };
-    // Keep draining stdout so the process never blocks on a full pipe.
+    // Keep draining both pipes so the process never blocks on a full one.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process { child, base }
+    let (tx, logs) = tokio::sync::mpsc::unbounded_channel();
+    let mut err_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = err_lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    Process { child, base, logs }
 }
 
 fn tenant_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
@@ -195,7 +230,129 @@ async fn kill_9_loses_no_acknowledged_signup(backend: Backend) {
     );
 }
 
-crate::both_stores!(kill_9_loses_no_acknowledged_signup);
+async fn sigterm_finishes_in_flight_requests_then_exits_0(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("term.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let tenant = tenant_file(&dir);
+    // A slow hash (about a second) keeps the signup in flight while SIGTERM arrives.
+    let mut server = start_with(
+        &url,
+        &tenant,
+        &["--argon2-m-cost", "19456", "--argon2-t-cost", "100"],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let in_flight = {
+        let http = http.clone();
+        let base = server.base.clone();
+        tokio::spawn(async move { signup(&http, &base, "term@example.com").await })
+    };
+    // The server logs the request's start, inside its span, once it has received it.
+    server
+        .await_log(&["started processing request", "/dbconnections/signup"])
+        .await;
+    let pid = server.child.id().expect("pid").to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let (s, _) = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight signup was answered");
+    assert_eq!(s, 200);
+    let exit = tokio::time::timeout(Duration::from_secs(60), server.child.wait())
+        .await
+        .expect("exited after SIGTERM")
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+async fn slow_requests_time_out_with_a_json_503(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("timeout.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let tenant = tenant_file(&dir);
+    // A hash of several seconds against a one-second request timeout.
+    let server = start_with(
+        &url,
+        &tenant,
+        &[
+            "--request-timeout",
+            "1",
+            "--argon2-m-cost",
+            "19456",
+            "--argon2-t-cost",
+            "400",
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let (s, b) = signup(&http, &server.base, "slow@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        (s, b),
+        (
+            503,
+            json!({"error": "temporarily_unavailable", "error_description": "The request took too long"})
+        )
+    );
+}
+
+crate::both_stores!(
+    kill_9_loses_no_acknowledged_signup,
+    sigterm_finishes_in_flight_requests_then_exits_0,
+    slow_requests_time_out_with_a_json_503,
+);
+
+mod readiness {
+    mod postgres {
+        use serde_json::json;
+
+        /// `/readyz` follows the database: 200 while it answers, 503 once it is gone, while
+        /// `/healthz` (liveness) stays 200.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn readyz_fails_when_the_database_is_gone() {
+            let url = crate::helpers::fresh_postgres_database().await;
+            let dir = tempfile::tempdir().unwrap();
+            let app = crate::helpers::spawn_on(&url, dir, Default::default()).await;
+            let get = |path: &str| app.http.get(app.url(path)).send();
+            assert_eq!(
+                crate::helpers::parts(get("/readyz").await.unwrap()).await,
+                (200, json!({"status": "ok"}))
+            );
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!(
+                "{}/postgres",
+                crate::helpers::postgres_base()
+            ))
+            .await
+            .unwrap();
+            sqlx::Executor::execute(
+                &mut admin,
+                format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                crate::helpers::parts(get("/readyz").await.unwrap()).await,
+                (503, json!({"status": "unavailable"}))
+            );
+            assert_eq!(
+                crate::helpers::parts(get("/healthz").await.unwrap()).await,
+                (200, json!({"status": "ok"}))
+            );
+        }
+    }
+}
 
 mod scale_out {
     mod postgres {

@@ -68,12 +68,16 @@ connections:
 ";
 
 async fn database_url(store: &str, dir: &std::path::Path) -> String {
+    database_url_named(store, dir, "bench").await
+}
+
+async fn database_url_named(store: &str, dir: &std::path::Path, label: &str) -> String {
     match store {
-        "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+        "sqlite" => format!("sqlite://{}", dir.join(format!("{label}.db")).display()),
         "postgres" => {
             let base = std::env::var("LATCHKEY_TEST_POSTGRES")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-            let name = format!("lk_bench_{}", std::process::id());
+            let name = format!("lk_{label}_{}", std::process::id());
             let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
                 .await
                 .expect("PostgreSQL reachable");
@@ -303,7 +307,8 @@ async fn saturate(o: &Opts) {
     // Warm-up (connections, page cache); then alternating windows of raw hashing and of
     // signups, so that drift in the machine's speed weighs on both sides equally.
     drive(&server.base, "bench", concurrency, 2.0, None, "warm").await;
-    let rounds = 6;
+    // Windows of about 4 s, at least six of each kind.
+    let rounds = (o.seconds as usize / 4).max(6);
     let window = o.seconds as f64 / rounds as f64;
     let (mut hashes_n, mut hashes_t, mut ok, mut elapsed) = (0.0, 0.0, 0usize, 0.0);
     let mut latencies = Vec::new();
@@ -422,98 +427,98 @@ async fn seed(url: &str, from: i64, to: i64) {
     pool.close().await;
 }
 
-/// Non-hash cost of one signup: sequential signups (concurrency 1) on connection `plain`
-/// (policy none) with the cheapest Argon2 setting, and the time the same store calls take alone.
-/// Each is the median of several short windows, to keep one noisy moment from deciding.
-async fn non_hash_cost(base: &str, store: &dyn Store, tag: &str, secs: f64) -> (f64, f64) {
-    let windows = 7;
-    let mut per_signup = Vec::new();
-    let mut store_per_signup = Vec::new();
-    for w in 0..windows {
-        let run = drive(
-            base,
-            "plain",
-            1,
-            secs / windows as f64,
-            None,
-            &format!("{tag}{w}"),
-        )
-        .await;
-        per_signup.push(run.elapsed.as_secs_f64() / run.ok as f64);
-        // The store's part: the lookup and the insert a signup makes, timed directly.
-        let n = 100;
-        let start = Instant::now();
-        for i in 0..n {
-            store
-                .client_with_connection("bench-client", "plain")
-                .await
-                .unwrap();
-            let now = latchkey::domain::user::now_millis();
-            store
-                .create_user(&latchkey::domain::user::NewUser {
-                    id: latchkey::domain::user::new_user_id(now),
-                    connection: "plain".into(),
-                    email: format!("{tag}{w}-direct-{i}@example.com"),
-                    username: None,
-                    email_verified: false,
-                    profile: Default::default(),
-                    user_metadata: Default::default(),
-                    password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-                        .into(),
-                    created_at: now,
-                })
-                .await
-                .unwrap();
-        }
-        store_per_signup.push(start.elapsed().as_secs_f64() / n as f64);
+/// Non-hash cost of one signup, one window: sequential signups (concurrency 1) on connection
+/// `plain` (policy none) with the cheapest Argon2 setting, then the same store calls timed alone.
+async fn non_hash_window(base: &str, store: &dyn Store, tag: &str, secs: f64) -> (f64, f64) {
+    let run = drive(base, "plain", 1, secs, None, tag).await;
+    let per_signup = run.elapsed.as_secs_f64() / run.ok as f64;
+    let n = 100;
+    let start = Instant::now();
+    for i in 0..n {
+        store
+            .client_with_connection("bench-client", "plain")
+            .await
+            .unwrap();
+        let now = latchkey::domain::user::now_millis();
+        store
+            .create_user(&latchkey::domain::user::NewUser {
+                id: latchkey::domain::user::new_user_id(now),
+                connection: "plain".into(),
+                email: format!("{tag}-direct-{i}@example.com"),
+                username: None,
+                email_verified: false,
+                profile: Default::default(),
+                user_metadata: Default::default(),
+                password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    (median(per_signup), median(store_per_signup))
+    (per_signup, start.elapsed().as_secs_f64() / n as f64)
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Two databases side by side, ~1k and ~1M users, each behind its own server; measurement
+/// windows alternate between them so that drift (disk flush latency above all) weighs on both.
 async fn scale(o: &Opts) {
     let dir = tempfile::tempdir().unwrap();
-    let url = database_url(&o.store, dir.path()).await;
-    let secs = (o.seconds as f64).max(7.0);
+    let windows = 9;
+    let secs = (o.seconds as f64).max(9.0) / windows as f64;
     let cheap = ["--argon2-m-cost", "8", "--argon2-t-cost", "1"];
-    let server = start_server(&url, dir.path(), &cheap);
-    let store = latchkey::store::SqlStore::connect(&url, &Default::default())
-        .await
-        .unwrap();
     println!(
-        "store: {}  (policy none, Argon2 m=8 t=1, one client; each figure the median of 7 windows over {secs} s)",
+        "store: {}  (policy none, Argon2 m=8 t=1, one client; medians of {windows} alternating windows of {secs:.1} s)",
         o.store
     );
-    drive(&server.base, "plain", 1, 1.0, None, "warm").await;
-
-    let t = Instant::now();
-    seed(&url, 0, 1_000).await;
-    let seeded = t.elapsed().as_secs_f64();
-    let users = store.count_users("plain").await.unwrap();
-    let (small, small_store) = non_hash_cost(&server.base, &store, "small", secs).await;
-    println!(
-        "{users:>9} users: {:.0} µs per signup, store calls {:.0} µs ({:.0} % of it)  [seeded in {seeded:.1} s]",
-        small * 1e6,
-        small_store * 1e6,
-        100.0 * small_store / small,
-    );
-
-    let t = Instant::now();
-    seed(&url, 1_000, 1_000_000).await;
-    let seeded = t.elapsed().as_secs_f64();
-    let users = store.count_users("plain").await.unwrap();
-    let (large, large_store) = non_hash_cost(&server.base, &store, "large", secs).await;
-    println!(
-        "{users:>9} users: {:.0} µs per signup, store calls {:.0} µs ({:.0} % of it)  [seeded in {seeded:.1} s]",
-        large * 1e6,
-        large_store * 1e6,
-        100.0 * large_store / large
-    );
-    println!("cost at 1M / cost at 1k: {:.3}", large / small);
-    store.close().await;
+    let mut sides = Vec::new();
+    for (label, users) in [("small", 1_000i64), ("large", 1_000_000)] {
+        let sub = dir.path().join(label);
+        std::fs::create_dir_all(&sub).unwrap();
+        let url = database_url_named(&o.store, &sub, label).await;
+        let server = start_server(&url, &sub, &cheap);
+        let t = Instant::now();
+        seed(&url, 0, users).await;
+        let seeded = t.elapsed().as_secs_f64();
+        let store = latchkey::store::SqlStore::connect(&url, &Default::default())
+            .await
+            .unwrap();
+        drive(
+            &server.base,
+            "plain",
+            1,
+            1.0,
+            None,
+            &format!("warm-{label}"),
+        )
+        .await;
+        sides.push((label, server, store, seeded, Vec::new(), Vec::new()));
+    }
+    for w in 0..windows {
+        for (label, server, store, _, total, store_part) in sides.iter_mut() {
+            let (t, s) = non_hash_window(&server.base, store, &format!("{label}{w}"), secs).await;
+            total.push(t);
+            store_part.push(s);
+        }
+    }
+    let mut costs = Vec::new();
+    for (_, _, store, seeded, total, store_part) in sides {
+        let users = store.count_users("plain").await.unwrap();
+        let (t, s) = (median(total), median(store_part));
+        println!(
+            "{users:>9} users: {:.0} µs per signup, store calls {:.0} µs ({:.0} % of it)  [seeded in {seeded:.1} s]",
+            t * 1e6,
+            s * 1e6,
+            100.0 * s / t
+        );
+        costs.push(t);
+        store.close().await;
+    }
+    println!("cost at 1M / cost at 1k: {:.3}", costs[1] / costs[0]);
 }
 
 /// Hash rate through latchkey's own `Hasher` (bounded pool), without HTTP or a database.

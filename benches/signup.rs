@@ -146,6 +146,30 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds used so far by this process's threads whose name starts with `prefix`.
+fn thread_cpu_seconds(prefix: &str) -> f64 {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let name = stat
+            .split('(')
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or("");
+        if name.starts_with(prefix) {
+            let rest = stat.rsplit(')').next().unwrap_or("");
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            total += (ticks(11) + ticks(12)) / 100.0;
+        }
+    }
+    total
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -313,7 +337,7 @@ async fn saturate(o: &Opts) {
     let (mut hashes_n, mut hashes_t, mut ok, mut elapsed) = (0.0, 0.0, 0usize, 0.0);
     let mut latencies = Vec::new();
     let mut other = Vec::new();
-    let (mut cpu, mut wall) = (0.0, 0.0);
+    let (mut cpu, mut wall, mut hash_cpu) = (0.0, 0.0, 0.0);
     for round in 0..rounds {
         let rate = tokio::task::spawn_blocking(move || raw_hash_rate(workers, window))
             .await
@@ -321,6 +345,7 @@ async fn saturate(o: &Opts) {
         hashes_n += rate * window;
         hashes_t += window;
         let cpu0 = cpu_seconds();
+        let hash0 = thread_cpu_seconds("latchkey-hash");
         let run = drive(
             &server.base,
             "bench",
@@ -330,6 +355,7 @@ async fn saturate(o: &Opts) {
             &format!("run{round}"),
         )
         .await;
+        hash_cpu += thread_cpu_seconds("latchkey-hash") - hash0;
         cpu += cpu_seconds() - cpu0;
         wall += run.elapsed.as_secs_f64();
         ok += run.ok;
@@ -349,8 +375,9 @@ async fn saturate(o: &Opts) {
         other.iter().take(5).collect::<Vec<_>>()
     );
     println!(
-        "CPU used during signups: {:.2} of {workers} cores",
-        cpu / wall
+        "CPU used during signups: {:.2} of {workers} cores, of which hashing workers {:.2}",
+        cpu / wall,
+        hash_cpu / wall
     );
     println!(
         "latency p50: {:.1} ms  p99: {:.1} ms  p99/p50: {:.2}",

@@ -165,6 +165,19 @@ impl Engine {
     }
 }
 
+/// Hashing is throughput work; request handling is latency work. Hashing threads run at nice
+/// 10 so that accepting connections, answering 429s and database round trips preempt them;
+/// they still get every cycle nothing else wants. Failure (e.g. a sandbox) is harmless.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), 10) {
+            tracing::debug!(error = %e, "could not lower the hashing thread's priority");
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     queue: Sender<Job>,
@@ -207,6 +220,7 @@ impl Hasher {
             std::thread::Builder::new()
                 .name(format!("latchkey-hash-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     while let Ok(job) = rx.recv() {
                         let answer = engine.run(job.work);
                         in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -385,6 +399,30 @@ mod tests {
         .unwrap();
         let other = big.hash(b"pw").unwrap();
         assert!(engine.verify(b"pw", &other).unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_lower_priority() {
+        let h = Hasher::new(cheap(), 2, 0).unwrap();
+        // A finished job proves the workers have started (and set their priority).
+        h.hash(Password("pw".into())).await.unwrap();
+        let mut nices = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if stat.contains("(latchkey-hash-") {
+                // Field 19 (nice) counted after the ")" closing the thread name.
+                let fields: Vec<&str> = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect();
+                nices.push(fields[16].to_owned());
+            }
+        }
+        assert!(!nices.is_empty());
+        assert!(nices.iter().all(|n| n == "10"), "{nices:?}");
     }
 
     #[test]

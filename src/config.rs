@@ -20,6 +20,31 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
+    /// Manage the token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key active; the previous one stays published in the JWKS for 48 h so
+    /// tokens it signed still verify.
+    Rotate(DatabaseArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// The database the servers use.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        default_value = "sqlite://latchkey.db"
+    )]
+    pub database_url: String,
+
+    /// Seconds to wait for the database.
+    #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
+    pub db_acquire_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +147,10 @@ impl ServeArgs {
         )?;
         match cli.command {
             Command::Serve(a) => Ok(*a),
+            Command::Keys(_) => Err(clap::Error::raw(
+                clap::error::ErrorKind::InvalidSubcommand,
+                "expected the serve subcommand",
+            )),
         }
     }
 

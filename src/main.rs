@@ -3,13 +3,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey::config::{Cli, Command};
+use latchkey::config::{Cli, Command, KeysCommand};
 use latchkey::startup::{Application, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Keys(KeysCommand::Rotate(db)) => return rotate_keys(db).await,
+    };
     latchkey::telemetry::init(args.log_format);
     let app = match Application::build(*args).await {
         Ok(app) => app,
@@ -33,6 +36,30 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("latchkey: server error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn rotate_keys(db: latchkey::config::DatabaseArgs) -> ExitCode {
+    let settings = latchkey::store::PoolSettings {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(db.db_acquire_timeout),
+    };
+    let store = match latchkey::store::SqlStore::connect(&db.database_url, &settings).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match latchkey::domain::keys::rotate(&store).await {
+        Ok(kid) => {
+            println!("new signing key {kid} is active; the previous key stays published for 48 h");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("latchkey: cannot rotate the signing key: {e}");
             ExitCode::FAILURE
         }
     }

@@ -64,6 +64,10 @@ impl Application {
             }
         };
 
+        crate::domain::keys::ensure_active(store.as_ref())
+            .await
+            .context("cannot set up the signing key")?;
+
         let hasher = Hasher::new(
             HashParams {
                 m_cost: args.argon2_m_cost,

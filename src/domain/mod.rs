@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod hasher;
+pub mod keys;
 pub mod password_policy;
 pub mod signup;
 pub mod store;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::keys::SigningKey;
 use super::tenant::{Client, Connection, TenantConfig, TenantSettings};
 use super::user::NewUser;
 
@@ -66,6 +67,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user's stored password hashes, newest first (current one included).
     async fn password_history(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Every signing key, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Stores `key` as the active key unless one is active already (concurrent starts race
+    /// here safely); `Ok(false)` when another was there first.
+    async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError>;
+
+    /// Retires the active key and makes `key` active, in one transaction.
+    async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
 
     /// Number of users in a connection (tests and benchmarks).
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError>;

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod error;
+pub mod keys;
 pub mod signup;
 
 use std::sync::Arc;
@@ -92,15 +93,19 @@ async fn timed_out(err: BoxError) -> Response {
     }
 }
 
-/// CORS: a preflight is allowed for any origin some client lists (the body, which names the
-/// client, is not visible then); the handlers check the named client's origins on the real
-/// request.
+/// CORS: `/.well-known/*` is public to every origin. Elsewhere a preflight is allowed for any
+/// origin some client lists (the body, which names the client, is not visible then); the
+/// handlers check the named client's origins on the real request.
 fn cors(store: Arc<dyn Store>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::async_predicate(
-            move |origin: HeaderValue, _parts| {
+            move |origin: HeaderValue, parts: &axum::http::request::Parts| {
                 let store = store.clone();
+                let public = parts.uri.path().starts_with("/.well-known/");
                 async move {
+                    if public {
+                        return true;
+                    }
                     let Ok(origin) = origin.to_str() else {
                         return false;
                     };
@@ -136,6 +141,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/dbconnections/signup", post(signup::signup_handler))
+        .route("/.well-known/jwks.json", get(keys::jwks_handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))

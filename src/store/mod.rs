@@ -11,6 +11,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection as _, Executor, Row};
 
+use crate::domain::keys::SigningKey;
 use crate::domain::store::{Store, StoreError, UniqueField};
 use crate::domain::tenant::{
     AppType, Client, Connection, ConnectionOptions, TenantConfig, TenantSettings,
@@ -492,6 +493,65 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, private_pem, public_jwk, created_at, retired_at FROM signing_keys \
+             ORDER BY created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let jwk: String = r.try_get("public_jwk").map_err(corrupt)?;
+                Ok(SigningKey {
+                    kid: r.try_get("kid").map_err(corrupt)?,
+                    private_pem: r.try_get("private_pem").map_err(corrupt)?,
+                    public_jwk: serde_json::from_str(&jwk).map_err(corrupt)?,
+                    created_at: r.try_get("created_at").map_err(corrupt)?,
+                    retired_at: r.try_get("retired_at").map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys (kid, private_pem, public_jwk, active, created_at) \
+             VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_pem)
+        .bind(key.public_jwk.to_string())
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("UPDATE signing_keys SET active = NULL, retired_at = $1 WHERE active = 1")
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_pem, public_jwk, active, created_at) \
+             VALUES ($1, $2, $3, 1, $4)",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_pem)
+        .bind(key.public_jwk.to_string())
+        .bind(key.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {

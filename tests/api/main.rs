@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod keys;
 mod processes;
 mod signup;
 mod startup;

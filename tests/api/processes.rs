@@ -122,6 +122,24 @@ async fn scale_out_two_instances_share_one_database(backend: Backend) {
     let (a, b) = tokio::join!(start(&url, &tenant), start(&url, &tenant));
     let http = reqwest::Client::new();
 
+    // One signing key for both, although each may have generated one at start.
+    let jwks = |base: String| {
+        let http = http.clone();
+        async move {
+            parts(
+                http.get(format!("{base}/.well-known/jwks.json"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .1
+        }
+    };
+    let (ja, jb) = (jwks(a.base.clone()).await, jwks(b.base.clone()).await);
+    assert_eq!(ja["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(ja, jb);
+
     let (s, _) = signup(&http, &a.base, "shared@example.com").await.unwrap();
     assert_eq!(s, 200);
     let (s, body) = signup(&http, &b.base, "shared@example.com").await.unwrap();

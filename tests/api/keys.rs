@@ -1,0 +1,110 @@
+//! Signing keys: generated once and shared through the store, published at
+//! `/.well-known/jwks.json` to any origin, rotated by `latchkey keys rotate`.
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, Options, parts, spawn_on};
+
+async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
+    let (s, b) = parts(
+        app.http
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    b["keys"].as_array().unwrap().clone()
+}
+
+fn kids(keys: &[Value]) -> Vec<String> {
+    keys.iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn database(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("keys.db").display()),
+        Backend::Postgres => crate::helpers::fresh_postgres_database().await,
+    }
+}
+
+async fn jwks_publishes_one_rs256_key_to_any_origin(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(backend, &dir).await;
+    let app = spawn_on(&url, dir, Options::default()).await;
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .header("Origin", "http://any-site.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://any-site.example"
+    );
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
+    let (_, body) = parts(resp).await;
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let k = keys[0].as_object().unwrap();
+    assert_eq!(
+        k.keys().collect::<Vec<_>>(),
+        ["kty", "use", "alg", "kid", "n", "e"]
+    );
+    assert_eq!(
+        (
+            k["kty"].as_str(),
+            k["use"].as_str(),
+            k["alg"].as_str(),
+            k["e"].as_str()
+        ),
+        (Some("RSA"), Some("sig"), Some("RS256"), Some("AQAB"))
+    );
+    assert_eq!(
+        k["n"].as_str().unwrap().len(),
+        342,
+        "2048-bit modulus, base64url"
+    );
+    assert!(!body.to_string().contains("PRIVATE"), "no private material");
+}
+
+async fn keys_survive_restarts_and_rotation_keeps_the_previous(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(backend, &dir).await;
+    let first = spawn_on(&url, tempfile::tempdir().unwrap(), Options::default()).await;
+    let original = kids(&jwks(&first).await);
+    first.stop().await;
+    let app = spawn_on(&url, dir, Options::default()).await;
+    assert_eq!(
+        kids(&jwks(&app).await),
+        original,
+        "the same key after a restart"
+    );
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["keys", "rotate", "--database-url", &url])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let rotated = kids(&jwks(&app).await);
+    assert_eq!(rotated.len(), 2);
+    assert_eq!(rotated[1], original[0], "the previous key stays published");
+    assert!(printed.contains(&rotated[0]), "{printed}");
+    let active = app.store.signing_keys().await.unwrap();
+    assert_eq!(active.iter().filter(|k| k.retired_at.is_none()).count(), 1);
+}
+
+crate::both_stores!(
+    jwks_publishes_one_rs256_key_to_any_origin,
+    keys_survive_restarts_and_rotation_keeps_the_previous,
+);

@@ -134,11 +134,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = match backend {
+    let url = database_url(backend, &dir).await;
+    spawn_on(&url, dir, opts).await
+}
+
+/// A fresh, empty database: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("latchkey.db").display()),
         Backend::Postgres => fresh_postgres_database().await,
-    };
-    spawn_on(&url, dir, opts).await
+    }
 }
 
 /// Starts an app on an existing database URL (for scale-out tests: several apps, one database).

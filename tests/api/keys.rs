@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Options, parts, spawn_on};
+use crate::helpers::{Backend, Options, database_url, parts, spawn_on};
 
 async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
     let (s, b) = parts(
@@ -24,16 +24,9 @@ fn kids(keys: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn database(backend: Backend, dir: &tempfile::TempDir) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("keys.db").display()),
-        Backend::Postgres => crate::helpers::fresh_postgres_database().await,
-    }
-}
-
 async fn jwks_publishes_one_rs256_key_to_any_origin(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = database(backend, &dir).await;
+    let url = database_url(backend, &dir).await;
     let app = spawn_on(&url, dir, Options::default()).await;
     let resp = app
         .http
@@ -74,7 +67,7 @@ async fn jwks_publishes_one_rs256_key_to_any_origin(backend: Backend) {
 
 async fn keys_survive_restarts_and_rotation_keeps_the_previous(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = database(backend, &dir).await;
+    let url = database_url(backend, &dir).await;
     let first = spawn_on(&url, tempfile::tempdir().unwrap(), Options::default()).await;
     let original = kids(&jwks(&first).await);
     first.stop().await;

@@ -178,10 +178,7 @@ async fn scale_out_two_instances_share_one_database(backend: Backend) {
 
 async fn kill_9_loses_no_acknowledged_signup(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("durable.db").display()),
-        Backend::Postgres => fresh_postgres_database().await,
-    };
+    let url = crate::helpers::database_url(backend, &dir).await;
     let tenant = tenant_file(&dir);
     let mut server = start(&url, &tenant).await;
     let http = reqwest::Client::new();
@@ -250,10 +247,7 @@ async fn kill_9_loses_no_acknowledged_signup(backend: Backend) {
 
 async fn sigterm_finishes_in_flight_requests_then_exits_0(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("term.db").display()),
-        Backend::Postgres => fresh_postgres_database().await,
-    };
+    let url = crate::helpers::database_url(backend, &dir).await;
     let tenant = tenant_file(&dir);
     // A slow hash (about a second) keeps the signup in flight while SIGTERM arrives.
     let mut server = start_with(
@@ -293,10 +287,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits_0(backend: Backend) {
 
 async fn slow_requests_time_out_with_a_json_503(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("timeout.db").display()),
-        Backend::Postgres => fresh_postgres_database().await,
-    };
+    let url = crate::helpers::database_url(backend, &dir).await;
     let tenant = tenant_file(&dir);
     // A hash of several seconds against a one-second request timeout.
     let server = start_with(

@@ -4,20 +4,7 @@ use latchkey::config::ServeArgs;
 use latchkey::startup::Application;
 use serde_json::json;
 
-use crate::helpers::{Backend, Options, PASSWORD, parts, spawn_on, spawn_with};
-
-fn database_url(
-    backend: Backend,
-    dir: &tempfile::TempDir,
-) -> impl std::future::Future<Output = String> {
-    let sqlite = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-    async move {
-        match backend {
-            Backend::Sqlite => sqlite,
-            Backend::Postgres => crate::helpers::fresh_postgres_database().await,
-        }
-    }
-}
+use crate::helpers::{Backend, Options, PASSWORD, database_url, parts, spawn_on, spawn_with};
 
 async fn default_tenant_is_created_once_and_works(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();

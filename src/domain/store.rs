@@ -48,8 +48,6 @@ pub trait Store: Send + Sync + 'static {
 
     async fn tenant_settings(&self) -> Result<TenantSettings, StoreError>;
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
-    async fn connection(&self, name: &str) -> Result<Option<Connection>, StoreError>;
-
     /// A client and a connection in one round trip: `None` when the client is unknown, the
     /// connection `None` when it is.
     async fn client_with_connection(

@@ -406,19 +406,6 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn connection(&self, name: &str) -> Result<Option<Connection>, StoreError> {
-        sqlx::query(
-            "SELECT name, strategy, enabled_clients, options FROM connections WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(connection_from_row)
-        .transpose()
-    }
-
     async fn client_with_connection(
         &self,
         client_id: &str,

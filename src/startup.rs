@@ -104,6 +104,7 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             hasher: hasher.clone(),
+            tokens: crate::domain::tokens::Tokens::new(store.clone(), &issuer),
             own_origin: own_origin.into(),
         };
         let router = http::router(

@@ -107,7 +107,7 @@ pub fn derived_client_id(name: &str) -> String {
 /// Client secrets are stored as SHA-256 hex: they are long random strings, so a fast hash is
 /// enough to make a leaked database useless for authenticating.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    crate::domain::tokens::token_hash(secret)
 }
 
 /// The tenant created on first start without a tenant file, with its one-time credentials.
@@ -118,7 +118,7 @@ pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
         settings: TenantSettings {
             friendly_name: Some("latchkey".into()),
             default_directory: Some(DEFAULT_CONNECTION.into()),
-            signup_enumeration_protection: false,
+            ..TenantSettings::default()
         },
         clients: vec![Client {
             client_id: client_id.clone(),

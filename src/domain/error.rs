@@ -42,6 +42,36 @@ pub enum Error {
     PasswordNoUserInfo,
     #[error("password previously used")]
     PasswordHistory,
+    /// OAuth: a required parameter is missing or a parameter is malformed.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("unsupported grant type {0}")]
+    UnsupportedGrantType(String),
+    /// The client may not use this grant (its `grant_types`).
+    #[error("grant type {0} not allowed for the client")]
+    GrantNotAllowed(String),
+    /// Client authentication failed (wrong or missing secret); the text says which.
+    #[error("client authentication failed: {0}")]
+    InvalidClient(&'static str),
+    /// Wrong password or unknown user: one error, so the answer does not reveal which.
+    #[error("wrong email or password")]
+    WrongCredentials,
+    /// Brute-force protection blocked this (identifier, IP).
+    #[error("too many failed login attempts")]
+    TooManyAttempts,
+    #[error("user is blocked")]
+    UserBlocked,
+    #[error("unknown or invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("unknown audience {0}")]
+    UnknownAudience(String),
+    #[error("no audience requested and no default audience")]
+    MissingAudience,
+    #[error("scope not granted: {0}")]
+    InvalidScope(String),
+    /// A bearer token that is malformed, expired or not ours.
+    #[error("invalid access token: {0}")]
+    InvalidToken(&'static str),
     /// Too much work queued (password hashing); retry later.
     #[error("overloaded")]
     Overloaded,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::keys::SigningKey;
 use super::tenant::{Client, Connection, TenantConfig, TenantSettings};
-use super::user::NewUser;
+use super::user::{NewUser, User};
 
 /// Which unique constraint a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,32 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Backend(String),
+}
+
+/// Who is guessing at which account: brute-force protection counts per (connection,
+/// identifier, IP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptKey {
+    pub connection: String,
+    /// The login identifier as typed (trimmed, lower-cased), known to exist or not.
+    pub identifier: String,
+    pub ip: String,
+}
+
+/// A stored refresh token (the hash of it; the token itself is never stored).
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub created_at: i64,
+    /// When the family ends: rotation carries it over, so a chain cannot outlive its login.
+    pub expires_at: i64,
+    /// Set once the token was exchanged for a newer one.
+    pub used_at: Option<i64>,
 }
 
 /// Credentials of a freshly created default tenant, to print once at start.
@@ -75,6 +101,45 @@ pub trait Store: Send + Sync + 'static {
 
     /// Retires the active key and makes `key` active, in one transaction.
     async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
+
+    /// A user of `connection` whose email, or else username, is `identifier` (lower-cased).
+    async fn user_by_identifier(
+        &self,
+        connection: &str,
+        identifier: &str,
+    ) -> Result<Option<User>, StoreError>;
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Counts one login attempt for `key` atomically and returns the count including it.
+    async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError>;
+
+    /// A successful login: bumps `logins_count`, sets `last_login` and `last_ip`, and clears the
+    /// attempt counter of `attempts`, in one transaction.
+    async fn record_login(
+        &self,
+        user_id: &str,
+        ip: &str,
+        now: i64,
+        attempts: &AttemptKey,
+    ) -> Result<(), StoreError>;
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+
+    /// Marks `old_hash` used and stores `new_hash` in its place (same family, client, user,
+    /// scope, audience and expiry), in one transaction. `Ok(false)` when `old_hash` was already
+    /// used or is gone, e.g. a concurrent request rotated it first.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes every token of a family.
+    async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError>;
 
     /// Number of users in a connection (tests and benchmarks).
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError>;

@@ -21,6 +21,13 @@ pub struct TenantSettings {
     /// When true a duplicate signup answers `invalid_signup` instead of `user_exists`.
     #[serde(default)]
     pub signup_enumeration_protection: bool,
+    /// Audience of access tokens when a request names none (Auth0's tenant `default_audience`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_audience: Option<String>,
+    /// Identifiers of the APIs latchkey issues access tokens for, besides its own Management
+    /// API (`<issuer>api/v2/`) and `default_audience`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
 }
 
 /// An application allowed to call the API.
@@ -39,6 +46,10 @@ pub struct Client {
 }
 
 impl Client {
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+
     /// Whether a browser page served from `origin` may call the API as this client.
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/');

@@ -47,6 +47,28 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
+/// A stored user, as login and token issuance read it.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub connection: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub email_verified: bool,
+    pub profile: Profile,
+    /// PHC string. Never logged, never served.
+    pub password_hash: String,
+    pub blocked: bool,
+    pub updated_at: i64,
+}
+
+impl User {
+    /// The `sub` claim: `auth0|<_id>`, as Auth0 names database users.
+    pub fn subject(&self) -> String {
+        format!("auth0|{}", self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

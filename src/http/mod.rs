@@ -3,6 +3,7 @@
 pub mod body;
 pub mod error;
 pub mod keys;
+pub mod oauth;
 pub mod signup;
 
 use std::sync::Arc;
@@ -23,12 +24,14 @@ use tracing::Level;
 
 use crate::domain::hasher::Hasher;
 use crate::domain::store::Store;
+use crate::domain::tokens::Tokens;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub hasher: Hasher,
+    pub tokens: Tokens,
     /// The issuer's origin; pages served from it may always call the API.
     pub own_origin: Arc<str>,
 }
@@ -141,7 +144,17 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/dbconnections/signup", post(signup::signup_handler))
+        .route("/oauth/token", post(oauth::token_handler))
+        .route("/oauth/revoke", post(oauth::revoke_handler))
+        .route(
+            "/userinfo",
+            get(oauth::userinfo_handler).post(oauth::userinfo_handler),
+        )
         .route("/.well-known/jwks.json", get(keys::jwks_handler))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oauth::discovery_handler),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))

@@ -12,11 +12,11 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection as _, Executor, Row};
 
 use crate::domain::keys::SigningKey;
-use crate::domain::store::{Store, StoreError, UniqueField};
+use crate::domain::store::{AttemptKey, RefreshToken, Store, StoreError, UniqueField};
 use crate::domain::tenant::{
     AppType, Client, Connection, ConnectionOptions, TenantConfig, TenantSettings,
 };
-use crate::domain::user::NewUser;
+use crate::domain::user::{NewUser, Profile, User};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -179,6 +179,46 @@ fn connection_from_row(row: &AnyRow) -> Result<Connection, StoreError> {
         strategy: row.try_get("strategy").map_err(corrupt)?,
         enabled_clients: serde_json::from_str(&enabled).map_err(corrupt)?,
         options: serde_json::from_str::<ConnectionOptions>(&options).map_err(corrupt)?,
+    })
+}
+
+/// Booleans are read as BIGINT: the `Any` driver cannot decode SQLite's BOOLEAN.
+const USER_COLUMNS: &str = "id, connection, email, username, \
+     CAST(CASE WHEN email_verified THEN 1 ELSE 0 END AS BIGINT) AS email_verified, given_name, \
+     family_name, name, nickname, picture, password_hash, \
+     CAST(CASE WHEN blocked THEN 1 ELSE 0 END AS BIGINT) AS blocked, updated_at";
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id").map_err(corrupt)?,
+        connection: row.try_get("connection").map_err(corrupt)?,
+        email: row.try_get("email").map_err(corrupt)?,
+        username: row.try_get("username").map_err(corrupt)?,
+        email_verified: row.try_get::<i64, _>("email_verified").map_err(corrupt)? != 0,
+        profile: Profile {
+            given_name: row.try_get("given_name").map_err(corrupt)?,
+            family_name: row.try_get("family_name").map_err(corrupt)?,
+            name: row.try_get("name").map_err(corrupt)?,
+            nickname: row.try_get("nickname").map_err(corrupt)?,
+            picture: row.try_get("picture").map_err(corrupt)?,
+        },
+        password_hash: row.try_get("password_hash").map_err(corrupt)?,
+        blocked: row.try_get::<i64, _>("blocked").map_err(corrupt)? != 0,
+        updated_at: row.try_get("updated_at").map_err(corrupt)?,
+    })
+}
+
+fn refresh_token_from_row(row: &AnyRow) -> Result<RefreshToken, StoreError> {
+    Ok(RefreshToken {
+        token_hash: row.try_get("token_hash").map_err(corrupt)?,
+        family_id: row.try_get("family_id").map_err(corrupt)?,
+        client_id: row.try_get("client_id").map_err(corrupt)?,
+        user_id: row.try_get("user_id").map_err(corrupt)?,
+        scope: row.try_get("scope").map_err(corrupt)?,
+        audience: row.try_get("audience").map_err(corrupt)?,
+        created_at: row.try_get("created_at").map_err(corrupt)?,
+        expires_at: row.try_get("expires_at").map_err(corrupt)?,
+        used_at: row.try_get("used_at").map_err(corrupt)?,
     })
 }
 
@@ -539,6 +579,166 @@ impl Store for SqlStore {
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn user_by_identifier(
+        &self,
+        connection: &str,
+        identifier: &str,
+    ) -> Result<Option<User>, StoreError> {
+        // Usernames are NULL on connections without them; an email match wins over a username.
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE connection = $1 \
+             AND (email = $2 OR username = $2) \
+             ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1"
+        ))
+        .bind(connection)
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError> {
+        // One statement: the increment and the read cannot be split by a concurrent attempt.
+        sqlx::query_scalar(
+            "INSERT INTO login_attempts (connection, identifier, ip, attempts, updated_at) \
+             VALUES ($1, $2, $3, 1, $4) ON CONFLICT (connection, identifier, ip) DO UPDATE \
+             SET attempts = login_attempts.attempts + 1, updated_at = excluded.updated_at \
+             RETURNING attempts",
+        )
+        .bind(&key.connection)
+        .bind(&key.identifier)
+        .bind(&key.ip)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn record_login(
+        &self,
+        user_id: &str,
+        ip: &str,
+        now: i64,
+        attempts: &AttemptKey,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "UPDATE users SET logins_count = logins_count + 1, last_login = $2, last_ip = $3 \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(ip)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM login_attempts WHERE connection = $1 AND identifier = $2 AND ip = $3",
+        )
+        .bind(&attempts.connection)
+        .bind(&attempts.identifier)
+        .bind(&attempts.ip)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+             audience, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(&t.client_id)
+        .bind(&t.user_id)
+        .bind(&t.scope)
+        .bind(&t.audience)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.used_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        sqlx::query(
+            "SELECT token_hash, family_id, client_id, user_id, scope, audience, created_at, \
+             expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(refresh_token_from_row)
+        .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The conditional update is the race's referee: only one request can flip used_at.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+        )
+        .bind(old_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !won {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+             audience, created_at, expires_at) \
+             SELECT $2, family_id, client_id, user_id, scope, audience, $3, expires_at \
+             FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(old_hash)
+        .bind(new_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {

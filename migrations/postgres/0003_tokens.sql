@@ -1,0 +1,27 @@
+-- Refresh tokens, stored only as SHA-256 hashes. A family is the chain of tokens one login
+-- started; each use rotates the token, and `used_at` keeps the rotated one so that its re-use
+-- is recognised and revokes the whole family.
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    audience TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
+
+-- Brute-force protection: consecutive failed login attempts per (connection, identifier, IP).
+-- An attempt is counted before its password is checked, so parallel guesses cannot pass the
+-- limit; a successful login deletes the row.
+CREATE TABLE login_attempts (
+    connection TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (connection, identifier, ip)
+);

@@ -1,0 +1,120 @@
+//! `POST /oauth/token`, `POST /oauth/revoke`, `GET|POST /userinfo` and
+//! `GET /.well-known/openid-configuration`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, ORIGIN, PRAGMA};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::body::Fields;
+use super::error::{DbConnectionsError, OAuthError};
+use crate::domain::oauth::{self, OAuthContext, OAuthRequest};
+
+fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn context(state: &AppState) -> OAuthContext<'_> {
+    OAuthContext {
+        store: state.store.as_ref(),
+        hasher: &state.hasher,
+        tokens: &state.tokens,
+        own_origin: &state.own_origin,
+    }
+}
+
+pub async fn token_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Fields, DbConnectionsError>,
+) -> Result<Response, OAuthError> {
+    let Fields(body) = body?;
+    let req = OAuthRequest {
+        body: &body,
+        authorization: header(&headers, AUTHORIZATION),
+        origin: header(&headers, ORIGIN),
+        ip: peer.ip().to_string(),
+    };
+    let tokens = oauth::token(&context(&state), &req).await?;
+    let mut response = Json(tokens).into_response();
+    // RFC 6749 §5.1: token responses must not be cached.
+    let h = response.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+pub async fn revoke_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Fields, DbConnectionsError>,
+) -> Result<StatusCode, OAuthError> {
+    let Fields(body) = body?;
+    let req = OAuthRequest {
+        body: &body,
+        authorization: header(&headers, AUTHORIZATION),
+        origin: header(&headers, ORIGIN),
+        ip: peer.ip().to_string(),
+    };
+    oauth::revoke(&context(&state), &req).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn userinfo_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, OAuthError> {
+    let claims = oauth::userinfo(
+        state.store.as_ref(),
+        &state.tokens,
+        header(&headers, AUTHORIZATION),
+    )
+    .await?;
+    Ok(Json(Value::Object(claims)))
+}
+
+pub async fn discovery_handler(State(state): State<AppState>) -> Response {
+    let issuer = state.tokens.issuer();
+    let url = |path: &str| format!("{issuer}{path}");
+    let mut response = Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": url("authorize"),
+        "token_endpoint": url("oauth/token"),
+        "userinfo_endpoint": url("userinfo"),
+        "jwks_uri": url(".well-known/jwks.json"),
+        "revocation_endpoint": url("oauth/revoke"),
+        "end_session_endpoint": url("oidc/logout"),
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": [
+            oauth::GRANT_PASSWORD,
+            oauth::GRANT_PASSWORD_REALM,
+            oauth::GRANT_REFRESH_TOKEN,
+            oauth::GRANT_CLIENT_CREDENTIALS,
+            "authorization_code",
+        ],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "claims_supported": [
+            "aud", "auth_time", "email", "email_verified", "exp", "family_name", "given_name",
+            "iat", "iss", "name", "nickname", "picture", "sub", "updated_at", "username"
+        ],
+        "request_uri_parameter_supported": false,
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

@@ -21,6 +21,7 @@ pub const TENANT: &str = r#"
 tenant:
   friendly_name: Test
   default_directory: Username-Password-Authentication
+  audiences: ["https://api.example.com/"]
 clients:
   - name: App
     client_id: app-client
@@ -30,6 +31,10 @@ clients:
   - name: Other
     client_id: other-client
     web_origins: ["http://other.example"]
+  - name: Limited
+    client_id: limited-client
+    client_secret: limited-secret
+    grant_types: [client_credentials]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [App]
@@ -69,6 +74,8 @@ pub const PASSWORD: &str = "Passw0rd!";
 
 pub struct TestApp {
     pub base: String,
+    /// The database this app runs on (tests inspect and change rows directly).
+    pub db_url: String,
     pub http: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub hasher: latchkey::domain::hasher::Hasher,
@@ -181,6 +188,7 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
     }));
     TestApp {
         base,
+        db_url: url.to_owned(),
         http: reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .build()
@@ -230,6 +238,80 @@ impl TestApp {
             req = req.header("content-type", ct);
         }
         req.send().await.expect("request")
+    }
+
+    /// `POST /oauth/token` with a JSON body.
+    pub async fn token(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .json(body)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// `POST /oauth/token` with a form body, as node-auth0 sends it.
+    pub async fn token_form(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A password-realm login of `email` with `PASSWORD` on the default connection; the 200 body.
+    pub async fn login(&self, email: &str, scope: &str) -> Value {
+        let (status, body) = parts(
+            self.token(&serde_json::json!({
+                "grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+                "client_id": CLIENT, "client_secret": "app-secret",
+                "username": email, "password": PASSWORD, "realm": CONN, "scope": scope,
+            }))
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body
+    }
+
+    /// Signs `email` up with `PASSWORD` on the default connection.
+    pub async fn signed_up(&self, email: &str) -> String {
+        let (status, body) = parts(
+            self.signup(&serde_json::json!({
+                "client_id": CLIENT, "connection": CONN, "email": email, "password": PASSWORD,
+            }))
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "signup failed: {body}");
+        body["_id"].as_str().expect("_id").to_owned()
+    }
+
+    /// `GET /userinfo` with a bearer token.
+    pub async fn userinfo(&self, access_token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("userinfo request")
+    }
+
+    /// Runs one SQL statement on the app's database.
+    pub async fn sql(&self, statement: &str) {
+        let mut conn = self.db().await;
+        sqlx::Executor::execute(&mut conn, statement)
+            .await
+            .expect("sql statement");
+    }
+
+    /// A direct connection to the app's database.
+    pub async fn db(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.db_url)
+            .await
+            .expect("database connection")
     }
 
     pub async fn users(&self, connection: &str) -> i64 {

@@ -6,3 +6,4 @@ mod keys;
 mod processes;
 mod signup;
 mod startup;
+mod tokens;

@@ -1,5 +1,6 @@
-// auth0.js webAuth.signup in headless Debian Chromium, from a page on another origin: allowed
-// when the client lists the origin in web_origins, refused (and nothing stored) when not.
+// auth0.js in headless Debian Chromium, from a page on another origin: webAuth.signup, then
+// webAuth.client.login, client.userInfo and validateToken; allowed when the client lists the
+// origin in web_origins, refused (and nothing stored) when not.
 import { chromium } from 'playwright-core';
 
 const { LK_DOMAIN: domain, LK_SPA_CLIENT_ID: clientID, LK_CONNECTION: connection,
@@ -35,6 +36,19 @@ try {
 
   const dup = await page.evaluate((c) => window.signup(c), cfg);
   check('duplicate from the browser reports user_exists', dup.err && dup.err.code === 'user_exists' && dup.err.statusCode === 400, dup);
+
+  const login = await page.evaluate((c) => window.login(c), cfg);
+  check('client.login from a listed origin returns tokens', login.step !== 'login' && !!login.tokens?.accessToken, login);
+  check('client.userInfo returns the profile', login.step !== 'userInfo' && login.profile?.email === email, login);
+  check('validateToken accepts the id_token (RS256, kid from the JWKS, issuer, audience)',
+    login.step === 'done' && login.claims?.email === email && login.claims?.aud === clientID, login);
+  const wrong = await page.evaluate((c) => window.login(c), { ...cfg, password: 'wrong-password' });
+  check('a wrong password reports invalid_grant with Auth0\'s text',
+    wrong.step === 'login' && wrong.err?.code === 'invalid_grant' && wrong.err?.description === 'Wrong email or password.', wrong);
+
+  await page.goto(refused);
+  const refusedLogin = await page.evaluate((c) => window.login(c), cfg);
+  check('client.login from an origin the client does not list is blocked', refusedLogin.step === 'login', refusedLogin);
 } finally {
   await browser.close();
 }

@@ -1,8 +1,10 @@
-// node-auth0's legacy AuthenticationClient (database.signUp) against a started latchkey.
-// HTTPS with the test CA from NODE_EXTRA_CA_CERTS.
-import { AuthenticationClient } from 'auth0/legacy';
+// node-auth0's legacy AuthenticationClient (database.signUp, oauth.*) and UserInfoClient against
+// a started latchkey. HTTPS with the test CA from NODE_EXTRA_CA_CERTS.
+import { AuthenticationClient, UserInfoClient } from 'auth0/legacy';
 
-const { LK_DOMAIN: domain, LK_CLIENT_ID: clientId, LK_CONNECTION: connection } = process.env;
+const {
+  LK_DOMAIN: domain, LK_CLIENT_ID: clientId, LK_CLIENT_SECRET: clientSecret, LK_CONNECTION: connection,
+} = process.env;
 let passed = 0;
 const failures = [];
 const check = (name, cond, detail = '') => {
@@ -32,6 +34,61 @@ try {
 } catch (err) {
   check('unknown connection rejects with 400', err.statusCode === 400 && /connection does not exist/.test(err.message),
     { status: err.statusCode, message: err.message });
+}
+
+// Login and tokens. Every id_token below passes node-auth0's own validation (issuer with trailing
+// slash, audience, RS256 key fetched from the JWKS by kid) or the call would reject.
+const oauth = new AuthenticationClient({ domain, clientId, clientSecret }).oauth;
+const attempt = async (name, fn) => {
+  try { return await fn(); } catch (err) { check(name, false, { message: err.message, body: err.body }); return null; }
+};
+const plain = await attempt('passwordGrant without realm (default directory)', () =>
+  oauth.passwordGrant({ username: email, password: 'Passw0rd!', scope: 'openid profile email offline_access' }));
+if (plain) {
+  check('passwordGrant without realm returns validated tokens',
+    plain.status === 200 && plain.data.id_token && plain.data.access_token && plain.data.refresh_token, plain.data);
+}
+const realm = await attempt('passwordGrant with realm', () =>
+  oauth.passwordGrant({ username: email, password: 'Passw0rd!', realm: connection, scope: 'openid offline_access' }));
+if (realm) check('passwordGrant with realm returns an id_token', realm.status === 200 && !!realm.data.id_token, realm.data);
+
+try {
+  await oauth.passwordGrant({ username: email, password: 'wrong-password', realm: connection });
+  check('wrong password rejects', false);
+} catch (err) {
+  check('wrong password rejects with 403 invalid_grant',
+    err.statusCode === 403 && err.error === 'invalid_grant' && err.error_description === 'Wrong email or password.',
+    { status: err.statusCode, error: err.error });
+}
+
+if (plain) {
+  const refreshed = await attempt('refreshTokenGrant', () =>
+    oauth.refreshTokenGrant({ refresh_token: plain.data.refresh_token }));
+  if (refreshed) {
+    check('refreshTokenGrant rotates the refresh token and validates the new id_token',
+      refreshed.status === 200 && refreshed.data.refresh_token && refreshed.data.refresh_token !== plain.data.refresh_token
+        && !!refreshed.data.id_token, refreshed.data);
+    const revoked = await attempt('revokeRefreshToken', () =>
+      oauth.revokeRefreshToken({ token: refreshed.data.refresh_token }));
+    if (revoked) check('revokeRefreshToken answers 200', revoked.status === 200 || revoked.raw?.status === 200, revoked);
+    try {
+      await oauth.refreshTokenGrant({ refresh_token: refreshed.data.refresh_token });
+      check('a revoked refresh token rejects', false);
+    } catch (err) {
+      check('a revoked refresh token rejects with 403 invalid_grant', err.statusCode === 403 && err.error === 'invalid_grant',
+        { status: err.statusCode, error: err.error });
+    }
+  }
+  const info = await attempt('UserInfoClient.getUserInfo', () =>
+    new UserInfoClient({ domain }).getUserInfo(plain.data.access_token));
+  if (info) check('getUserInfo returns the profile', info.status === 200 && info.data.email === email.toLowerCase(), info.data);
+}
+
+const machine = await attempt('clientCredentialsGrant', () =>
+  oauth.clientCredentialsGrant({ audience: `https://${domain}/api/v2/` }));
+if (machine) {
+  const claims = JSON.parse(Buffer.from(machine.data.access_token.split('.')[1], 'base64url').toString());
+  check('clientCredentialsGrant returns a machine token', machine.status === 200 && claims.sub === `${clientId}@clients`, claims);
 }
 
 console.log(`node: ${passed} passed, ${failures.length} failed`);

@@ -17,6 +17,23 @@ window.signup = (cfg) => new Promise((resolve) => {
                           statusCode: err.statusCode || null } : null, res: res || null });
   });
 });
+// client.login (password-realm) then client.userInfo and validateToken on the id_token.
+window.login = (cfg) => new Promise((resolve) => {
+  const webAuth = new auth0.WebAuth({ domain: cfg.domain, clientID: cfg.clientID });
+  const fail = (step) => (err) => resolve({ step, err: { code: err.code || err.error || null,
+    description: err.description || err.error_description || err.message || null, statusCode: err.statusCode || null } });
+  webAuth.client.login({ realm: cfg.connection, username: cfg.email, password: cfg.password,
+                         scope: 'openid profile email' }, (err, tokens) => {
+    if (err) return fail('login')(err);
+    webAuth.client.userInfo(tokens.accessToken, (err, profile) => {
+      if (err) return fail('userInfo')(err);
+      webAuth.validateToken(tokens.idToken, null, (err, claims) => {
+        if (err) return fail('validateToken')(err);
+        resolve({ step: 'done', err: null, tokens, profile, claims });
+      });
+    });
+  });
+});
 </script></head><body>latchkey</body></html>`;
 
 const serve = () => new Promise((resolve) => {

@@ -122,9 +122,9 @@ curl_test() {
 }
 
 run curl curl_test
-run python env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+run python env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend LK_CLIENT_SECRET=sdk-backend-secret \
   LK_CONNECTION=Username-Password-Authentication "$sdk/venv/bin/python" tests/sdk/python_sdk.py
-run node env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+run node env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend LK_CLIENT_SECRET=sdk-backend-secret \
   LK_CONNECTION=Username-Password-Authentication node "$sdk/node/node_sdk.mjs"
 run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Username-Password-Authentication \
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
@@ -133,6 +133,13 @@ if grep -q 'Passw0rd!' "$work/latchkey.log"; then
   echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))
 else
   echo "  ok   logs: no password in the server log"; passed=$((passed + 1))
+fi
+# JWTs start with eyJ; the client secret is known; refresh tokens are never logged either (they
+# would only appear next to a JWT or a secret in the same code paths).
+if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret' "$work/latchkey.log"; then
+  echo "  FAIL logs: a token or client secret appears in the server log"; failed=$((failed + 1))
+else
+  echo "  ok   logs: no token or client secret in the server log"; passed=$((passed + 1))
 fi
 
 echo

@@ -1,5 +1,5 @@
-//! Signup benchmark (not a test): `cargo bench --bench signup -- [--store sqlite|postgres]
-//! [--seconds N] [--concurrency N] [--mode saturate|scale]`.
+//! Signup and token benchmarks (not tests): `cargo bench --bench signup -- [--store
+//! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]`.
 //!
 //! `saturate` (default): measures the raw Argon2id hash rate on the server's worker count,
 //! then drives signups at a started server from a concurrent client, then overloads it; prints
@@ -7,6 +7,8 @@
 //! `scale`: with policy `none` and a cheap hash, measures the non-hash cost of a signup with
 //! 1k users stored, then with 1M users stored (seeded in bulk with one precomputed hash).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -597,6 +599,7 @@ fn main() {
             "saturate" => saturate(&o).await,
             "pool" => pool(&o).await,
             "scale" => scale(&o).await,
+            "tokens" => tokens::tokens(&o).await,
             other => panic!("unknown mode {other}"),
         }
     });

@@ -45,6 +45,11 @@ pub struct DatabaseArgs {
     /// Seconds to wait for the database.
     #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
     pub db_acquire_timeout: u64,
+
+    /// 32 random bytes, base64 (`openssl rand -base64 32`): private signing keys are stored
+    /// encrypted with it (AES-256-GCM). Every instance and `keys rotate` need the same value.
+    #[arg(long, env = "LATCHKEY_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +136,21 @@ pub struct ServeArgs {
     /// Seconds to wait for a pooled database connection (also the start-up connect timeout).
     #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
     pub db_acquire_timeout: u64,
+
+    /// 32 random bytes, base64 (`openssl rand -base64 32`): private signing keys are stored
+    /// encrypted with it (AES-256-GCM). Every instance and `keys rotate` need the same value.
+    #[arg(long, env = "LATCHKEY_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<String>,
+}
+
+/// The cipher for private signing keys from `--key-encryption-key`.
+pub fn key_cipher(
+    key: Option<&str>,
+) -> Result<crate::domain::keys::KeyCipher, crate::domain::keys::KeyError> {
+    key.map_or_else(
+        || Ok(crate::domain::keys::KeyCipher::default()),
+        crate::domain::keys::KeyCipher::from_base64,
+    )
 }
 
 impl ServeArgs {

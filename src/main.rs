@@ -53,7 +53,14 @@ async fn rotate_keys(db: latchkey::config::DatabaseArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match latchkey::domain::keys::rotate(&store).await {
+    let cipher = match latchkey::config::key_cipher(db.key_encryption_key.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match latchkey::domain::keys::rotate(&store, &cipher).await {
         Ok(kid) => {
             println!("new signing key {kid} is active; the previous key stays published for 48 h");
             ExitCode::SUCCESS

@@ -64,7 +64,8 @@ impl Application {
             }
         };
 
-        crate::domain::keys::ensure_active(store.as_ref())
+        let cipher = crate::config::key_cipher(args.key_encryption_key.as_deref())?;
+        crate::domain::keys::ensure_active(store.as_ref(), &cipher)
             .await
             .context("cannot set up the signing key")?;
 
@@ -104,7 +105,7 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             hasher: hasher.clone(),
-            tokens: crate::domain::tokens::Tokens::new(store.clone(), &issuer),
+            tokens: crate::domain::tokens::Tokens::new(store.clone(), cipher, &issuer),
             own_origin: own_origin.into(),
         };
         let router = http::router(

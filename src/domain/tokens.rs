@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::Error;
-use super::keys::published;
+use super::keys::{KeyCipher, published};
 use super::store::Store;
 use super::user::{User, now_millis};
 
@@ -120,6 +120,7 @@ struct KeySet {
 #[derive(Clone)]
 pub struct Tokens {
     store: Arc<dyn Store>,
+    cipher: KeyCipher,
     issuer: Arc<str>,
     keys: Arc<RwLock<Option<Arc<KeySet>>>>,
 }
@@ -129,9 +130,10 @@ fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 impl Tokens {
-    pub fn new(store: Arc<dyn Store>, issuer: &str) -> Self {
+    pub fn new(store: Arc<dyn Store>, cipher: KeyCipher, issuer: &str) -> Self {
         Self {
             store,
+            cipher,
             issuer: issuer.into(),
             keys: Arc::new(RwLock::new(None)),
         }
@@ -171,7 +173,10 @@ impl Tokens {
         let signing = match stored.iter().find(|k| k.retired_at.is_none()) {
             Some(k) => Some((
                 k.kid.clone(),
-                Arc::new(EncodingKey::from_rsa_pem(k.private_pem.as_bytes()).map_err(internal)?),
+                Arc::new(
+                    EncodingKey::from_rsa_pem(self.cipher.open(k).map_err(internal)?.as_bytes())
+                        .map_err(internal)?,
+                ),
             )),
             None => None,
         };

@@ -97,7 +97,73 @@ async fn keys_survive_restarts_and_rotation_keeps_the_previous(backend: Backend)
     assert_eq!(active.iter().filter(|k| k.retired_at.is_none()).count(), 1);
 }
 
+async fn private_keys_are_encrypted_at_rest_with_a_configured_key(backend: Backend) {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(backend, &dir).await;
+    let kek = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let app = spawn_on(
+        &url,
+        dir,
+        Options {
+            extra_args: vec!["--key-encryption-key".into(), kek.clone()],
+            ..Options::default()
+        },
+    )
+    .await;
+    app.signed_up("kek@example.com").await;
+    let tokens = app.login("kek@example.com", "openid").await;
+    assert!(
+        tokens["id_token"].is_string(),
+        "signing works with the decrypted key"
+    );
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["keys", "rotate", "--database-url", &url])
+        .env("LATCHKEY_KEY_ENCRYPTION_KEY", &kek)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut db = app.db().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT private_pem FROM signing_keys")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    for pem in &stored {
+        assert!(pem.starts_with("enc:v1:"), "stored encrypted");
+        assert!(!pem.contains("PRIVATE KEY"));
+    }
+
+    // Without the key (or with another one) the server refuses to start, naming the setting.
+    for extra in [
+        vec![],
+        vec![
+            "--key-encryption-key".to_owned(),
+            base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+        ],
+    ] {
+        let mut args: Vec<String> = ["--listen", "127.0.0.1:0", "--database-url", &url]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(extra);
+        let settings = latchkey::config::ServeArgs::parse_from_args(args).unwrap();
+        let err = match latchkey::startup::Application::build(settings).await {
+            Ok(_) => panic!("started without the right key-encryption key"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("LATCHKEY_KEY_ENCRYPTION_KEY"), "{err}");
+    }
+    app.stop().await;
+}
+
 crate::both_stores!(
     jwks_publishes_one_rs256_key_to_any_origin,
     keys_survive_restarts_and_rotation_keeps_the_previous,
+    private_keys_are_encrypted_at_rest_with_a_configured_key,
 );

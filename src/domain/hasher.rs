@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use crossbeam_channel::Sender;
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use rand::rngs::OsRng;
 use tokio::sync::oneshot;
+
+/// A worker idle this long frees its Argon2 memory.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Argon2id cost parameters (PHC names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,12 +87,17 @@ impl Engine {
     pub fn new(params: HashParams) -> Result<Self, HashError> {
         let params =
             Params::new(params.m_cost, params.t_cost, params.p_cost, None).map_err(internal)?;
-        let memory = vec![Block::default(); params.block_count()];
+        // Memory is taken on first use, so an idle server does not hold it.
         Ok(Self {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             params,
-            memory,
+            memory: Vec::new(),
         })
+    }
+
+    /// Gives the Argon2 memory back (the next hash allocates it again).
+    pub fn release(&mut self) {
+        self.memory = Vec::new();
     }
 
     fn blocks(&mut self, count: usize) -> &mut [Block] {
@@ -221,7 +229,19 @@ impl Hasher {
                 .name(format!("latchkey-hash-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    while let Ok(job) = rx.recv() {
+                    loop {
+                        let job = match rx.recv_timeout(IDLE_RELEASE) {
+                            Ok(job) => job,
+                            Err(RecvTimeoutError::Timeout) => {
+                                // Idle: return the ~19 MiB per worker until work comes back.
+                                engine.release();
+                                match rx.recv() {
+                                    Ok(job) => job,
+                                    Err(_) => break,
+                                }
+                            }
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        };
                         let answer = engine.run(job.work);
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                         let _ = job.reply.send(answer);

@@ -26,6 +26,9 @@ struct Dialect {
     migrator: &'static Migrator,
     /// Run on every new pooled connection.
     on_connect: &'static [&'static str],
+    /// SQLite has one writer at a time and makes the others poll with growing sleeps (up to
+    /// 100 ms each); queueing writers in-process instead keeps write latency flat.
+    serialize_writes: bool,
 }
 
 const SQLITE: Dialect = Dialect {
@@ -42,12 +45,18 @@ const SQLITE: Dialect = Dialect {
         "PRAGMA mmap_size = 1073741824",
         "PRAGMA cache_size = -16384",
     ],
+    serialize_writes: true,
 };
 
 const POSTGRES: Dialect = Dialect {
     migrator: &POSTGRES_MIGRATIONS,
     on_connect: &[],
+    serialize_writes: false,
 };
+
+/// How long tenant settings and clients are served from memory: a change made by another
+/// instance (or a restart with a new tenant file) reaches every instance within this time.
+pub const CONFIG_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Pool settings.
 #[derive(Debug, Clone)]
@@ -101,6 +110,10 @@ fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// One permit when writes are serialized (SQLite), none otherwise.
+    write_gate: Option<tokio::sync::Semaphore>,
+    settings: moka::sync::Cache<(), TenantSettings>,
+    clients: moka::sync::Cache<(String, String), Option<(Client, Option<Connection>)>>,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -287,7 +300,80 @@ impl SqlStore {
                 url: redacted.clone(),
                 reason: scrub(e, &url),
             })?;
-        Ok(Self { pool })
+        // Bounded, so that requests naming random client ids cannot grow memory.
+        let cache = || {
+            moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CONFIG_CACHE_TTL)
+                .build()
+        };
+        Ok(Self {
+            pool,
+            write_gate: dialect
+                .serialize_writes
+                .then(|| tokio::sync::Semaphore::new(1)),
+            settings: moka::sync::Cache::builder()
+                .time_to_live(CONFIG_CACHE_TTL)
+                .build(),
+            clients: cache(),
+        })
+    }
+
+    /// Waits for the right to write (SQLite); a no-op on PostgreSQL.
+    async fn writer(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, StoreError> {
+        match &self.write_gate {
+            Some(gate) => gate
+                .acquire()
+                .await
+                .map(Some)
+                .map_err(|e| StoreError::Backend(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_tenant_settings(&self) -> Result<TenantSettings, StoreError> {
+        let raw: Option<String> =
+            sqlx::query_scalar("SELECT settings FROM tenant_settings WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        match raw {
+            Some(s) => serde_json::from_str(&s).map_err(corrupt),
+            None => Ok(TenantSettings::default()),
+        }
+    }
+
+    async fn load_client_with_connection(
+        &self,
+        client_id: &str,
+        connection: &str,
+    ) -> Result<Option<(Client, Option<Connection>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.client_id, c.name AS client_name, c.secret_hash, c.app_type, c.config, \
+             n.name, n.strategy, n.enabled_clients, n.options \
+             FROM clients c LEFT JOIN connections n ON n.name = $2 WHERE c.client_id = $1",
+        )
+        .bind(client_id)
+        .bind(connection)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let client = client_from_row(&row, "client_name")?;
+        let has_connection = row
+            .try_get::<Option<String>, _>("name")
+            .map_err(corrupt)?
+            .is_some();
+        let connection = has_connection
+            .then(|| connection_from_row(&row))
+            .transpose()?;
+        Ok(Some((client, connection)))
+    }
+
+    /// Drops cached configuration after this instance changed it.
+    fn forget_config(&self) {
+        self.settings.invalidate_all();
+        self.clients.invalidate_all();
     }
 
     pub async fn close(&self) {
@@ -396,6 +482,7 @@ impl Store for SqlStore {
     }
 
     async fn bootstrap(&self, tenant: &TenantConfig) -> Result<bool, StoreError> {
+        let _writer = self.writer().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // The settings row doubles as the "already set up" marker; a concurrent start blocks
         // on it and then sees the row.
@@ -412,38 +499,34 @@ impl Store for SqlStore {
         }
         Self::upsert_tenant(&mut tx, tenant).await?;
         tx.commit().await.map_err(backend)?;
+        self.forget_config();
         Ok(true)
     }
 
     async fn apply_tenant(&self, tenant: &TenantConfig) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         Self::upsert_tenant(&mut tx, tenant).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        self.forget_config();
+        Ok(())
     }
 
     async fn tenant_settings(&self) -> Result<TenantSettings, StoreError> {
-        let raw: Option<String> =
-            sqlx::query_scalar("SELECT settings FROM tenant_settings WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
-        match raw {
-            Some(s) => serde_json::from_str(&s).map_err(corrupt),
-            None => Ok(TenantSettings::default()),
+        if let Some(s) = self.settings.get(&()) {
+            return Ok(s);
         }
+        let settings = self.load_tenant_settings().await?;
+        self.settings.insert((), settings.clone());
+        Ok(settings)
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(
-            "SELECT client_id, name, secret_hash, app_type, config FROM clients WHERE client_id = $1",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(|r| client_from_row(r, "name"))
-        .transpose()
+        // Cached under an empty connection name, which no connection can have.
+        Ok(self
+            .client_with_connection(client_id, "")
+            .await?
+            .map(|(client, _)| client))
     }
 
     async fn client_with_connection(
@@ -451,26 +534,15 @@ impl Store for SqlStore {
         client_id: &str,
         connection: &str,
     ) -> Result<Option<(Client, Option<Connection>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT c.client_id, c.name AS client_name, c.secret_hash, c.app_type, c.config, \
-             n.name, n.strategy, n.enabled_clients, n.options \
-             FROM clients c LEFT JOIN connections n ON n.name = $2 WHERE c.client_id = $1",
-        )
-        .bind(client_id)
-        .bind(connection)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let client = client_from_row(&row, "client_name")?;
-        let has_connection = row
-            .try_get::<Option<String>, _>("name")
-            .map_err(corrupt)?
-            .is_some();
-        let connection = has_connection
-            .then(|| connection_from_row(&row))
-            .transpose()?;
-        Ok(Some((client, connection)))
+        let key = (client_id.to_owned(), connection.to_owned());
+        if let Some(hit) = self.clients.get(&key) {
+            return Ok(hit);
+        }
+        let found = self
+            .load_client_with_connection(client_id, connection)
+            .await?;
+        self.clients.insert(key, found.clone());
+        Ok(found)
     }
 
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError> {
@@ -485,6 +557,7 @@ impl Store for SqlStore {
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         let metadata = serde_json::to_string(&user.user_metadata).map_err(corrupt)?;
         // One statement, committed on return; a trigger appends the password history entry
         // within it (see migrations).
@@ -545,6 +618,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError> {
+        let _writer = self.writer().await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys (kid, private_pem, public_jwk, active, created_at) \
              VALUES ($1, $2, $3, 1, $4) ON CONFLICT DO NOTHING",
@@ -561,6 +635,7 @@ impl Store for SqlStore {
     }
 
     async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("UPDATE signing_keys SET active = NULL, retired_at = $1 WHERE active = 1")
             .bind(key.created_at)
@@ -614,6 +689,7 @@ impl Store for SqlStore {
     }
 
     async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError> {
+        let _writer = self.writer().await?;
         // One statement: the increment and the read cannot be split by a concurrent attempt.
         sqlx::query_scalar(
             "INSERT INTO login_attempts (connection, identifier, ip, attempts, updated_at) \
@@ -637,6 +713,7 @@ impl Store for SqlStore {
         now: i64,
         attempts: &AttemptKey,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
             "UPDATE users SET logins_count = logins_count + 1, last_login = $2, last_ip = $3 \
@@ -661,6 +738,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
              audience, created_at, expires_at, used_at) \
@@ -701,6 +779,7 @@ impl Store for SqlStore {
         new_hash: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await?;
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // The conditional update is the race's referee: only one request can flip used_at.
         let won = sqlx::query(
@@ -733,6 +812,7 @@ impl Store for SqlStore {
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {
+        let _writer = self.writer().await?;
         sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
             .bind(family_id)
             .execute(&self.pool)

@@ -108,12 +108,15 @@ fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
     }
 }
 
+/// What `client_with_connection` answers, cached per (client_id, connection).
+type ClientLookup = Option<(Client, Option<Connection>)>;
+
 pub struct SqlStore {
     pool: AnyPool,
     /// One permit when writes are serialized (SQLite), none otherwise.
     write_gate: Option<tokio::sync::Semaphore>,
     settings: moka::sync::Cache<(), TenantSettings>,
-    clients: moka::sync::Cache<(String, String), Option<(Client, Option<Connection>)>>,
+    clients: moka::sync::Cache<(String, String), ClientLookup>,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {

@@ -1,8 +1,11 @@
 -- Refresh tokens, stored only as SHA-256 hashes. A family is the chain of tokens one login
--- started; each use rotates the token, and `used_at` keeps the rotated one so that its re-use
--- is recognised and revokes the whole family.
+-- started; each use inserts the next token with `parent_hash` naming the one it replaces. The
+-- rotated token stays, so that its re-use is recognised and revokes the whole family. The
+-- unique constraint on `parent_hash` lets a token be rotated once only: of two concurrent
+-- uses, the database admits one.
 CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,
+    parent_hash TEXT,
     family_id TEXT NOT NULL,
     client_id TEXT NOT NULL,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -10,7 +13,7 @@ CREATE TABLE refresh_tokens (
     audience TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    used_at BIGINT
+    CONSTRAINT refresh_tokens_parent_key UNIQUE (parent_hash)
 );
 CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
 

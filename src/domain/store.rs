@@ -47,7 +47,7 @@ pub struct RefreshToken {
     pub created_at: i64,
     /// When the family ends: rotation carries it over, so a chain cannot outlive its login.
     pub expires_at: i64,
-    /// Set once the token was exchanged for a newer one.
+    /// When the token was exchanged for a newer one (read-only: derived from its successor).
     pub used_at: Option<i64>,
 }
 
@@ -128,9 +128,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
 
-    /// Marks `old_hash` used and stores `new_hash` in its place (same family, client, user,
-    /// scope, audience and expiry), in one transaction. `Ok(false)` when `old_hash` was already
-    /// used or is gone, e.g. a concurrent request rotated it first.
+    /// Stores `new_hash` as the successor of `old_hash` (same family, client, user, scope,
+    /// audience and expiry), which marks `old_hash` used. A token has at most one successor:
+    /// `Ok(false)` when `old_hash` already has one (e.g. a concurrent request rotated it first)
+    /// or is gone.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,

@@ -27,6 +27,9 @@ pub const ID_TOKEN_TTL_SECS: i64 = 36_000;
 /// absolute lifetime for rotating refresh tokens).
 pub const REFRESH_TOKEN_TTL_MS: i64 = 30 * 86_400 * 1000;
 
+const VERIFIED_CACHE_ENTRIES: u64 = 10_000;
+const VERIFIED_CACHE_TTL: Duration = Duration::from_secs(60);
+
 /// Keys are re-read from the store this often, so every instance picks up a rotation.
 const KEY_REFRESH: Duration = Duration::from_secs(60);
 /// An unknown `kid` triggers a re-read at most this often (it may be a fresh rotation).
@@ -123,6 +126,11 @@ pub struct Tokens {
     cipher: KeyCipher,
     issuer: Arc<str>,
     keys: Arc<RwLock<Option<Arc<KeySet>>>>,
+    /// Access tokens already verified, by their exact text: an RSA verification (with ring
+    /// re-deriving the key's Montgomery constants each time) is most of `/userinfo`'s CPU, and
+    /// apps present the same token many times. Bounded; entries live at most a minute and are
+    /// re-checked for expiry on every hit.
+    verified: moka::sync::Cache<String, Arc<Map<String, Value>>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -136,6 +144,10 @@ impl Tokens {
             cipher,
             issuer: issuer.into(),
             keys: Arc::new(RwLock::new(None)),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CACHE_ENTRIES)
+                .time_to_live(VERIFIED_CACHE_TTL)
+                .build(),
         }
     }
 
@@ -217,7 +229,21 @@ impl Tokens {
 
     /// Verifies an access token for `/userinfo`: RS256 by a published key, our issuer, not
     /// expired, and the userinfo audience. Returns its claims.
-    pub async fn verify_access_token(&self, token: &str) -> Result<Map<String, Value>, Error> {
+    pub async fn verify_access_token(&self, token: &str) -> Result<Arc<Map<String, Value>>, Error> {
+        if let Some(claims) = self.verified.get(token) {
+            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+            if exp > now_millis() / 1000 {
+                return Ok(claims);
+            }
+            self.verified.invalidate(token);
+            return Err(Error::InvalidToken("the token has expired"));
+        }
+        let claims = Arc::new(self.verify_uncached(token).await?);
+        self.verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<Map<String, Value>, Error> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::InvalidToken("malformed token"))?;
         if header.alg != Algorithm::RS256 {

@@ -281,6 +281,9 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(pool.max_connections)
             .acquire_timeout(pool.acquire_timeout)
+            // No ping before each use: it doubled the round trips of every query. A connection
+            // that died (database restart) fails its next query and is then discarded.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     for stmt in on_connect {
@@ -744,8 +747,7 @@ impl Store for SqlStore {
         let _writer = self.writer().await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
-             audience, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             audience, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&t.token_hash)
         .bind(&t.family_id)
@@ -755,7 +757,6 @@ impl Store for SqlStore {
         .bind(&t.audience)
         .bind(t.created_at)
         .bind(t.expires_at)
-        .bind(t.used_at)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -763,9 +764,12 @@ impl Store for SqlStore {
     }
 
     async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        // A token is used once a child names it.
         sqlx::query(
-            "SELECT token_hash, family_id, client_id, user_id, scope, audience, created_at, \
-             expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.audience, \
+             t.created_at, t.expires_at, c.created_at AS used_at FROM refresh_tokens t \
+             LEFT JOIN refresh_tokens c ON c.parent_hash = t.token_hash \
+             WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -783,35 +787,26 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         let _writer = self.writer().await?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        // The conditional update is the race's referee: only one request can flip used_at.
-        let won = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
-        )
-        .bind(old_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if !won {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
-             audience, created_at, expires_at) \
-             SELECT $2, family_id, client_id, user_id, scope, audience, $3, expires_at \
+        // One statement: the child inherits the family; the unique parent_hash admits one
+        // child per token, so a concurrent or repeated rotation fails here.
+        let inserted = sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, parent_hash, family_id, client_id, user_id, \
+             scope, audience, created_at, expires_at) \
+             SELECT $2, token_hash, family_id, client_id, user_id, scope, audience, $3, expires_at \
              FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(old_hash)
         .bind(new_hash)
         .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(r) => Ok(r.rows_affected() == 1),
+            Err(e) => match backend(e) {
+                StoreError::Conflict(_) => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ pub enum UniqueField {
     Other,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("unique constraint violated ({0:?})")]
     Conflict(UniqueField),

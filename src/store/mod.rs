@@ -3,6 +3,7 @@
 //! the statements run on each new connection (`Dialect`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +19,9 @@ use crate::domain::tenant::{
 };
 use crate::domain::user::{NewUser, Profile, User};
 
+mod writes;
+use writes::{Stmt, Writer};
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -27,7 +31,8 @@ struct Dialect {
     /// Run on every new pooled connection.
     on_connect: &'static [&'static str],
     /// SQLite has one writer at a time and makes the others poll with growing sleeps (up to
-    /// 100 ms each); queueing writers in-process instead keeps write latency flat.
+    /// 100 ms each), and every commit costs an fsync. Its writes are queued in-process and the
+    /// hot ones committed in batches (see `writes`).
     serialize_writes: bool,
 }
 
@@ -114,12 +119,14 @@ type ClientLookup = Option<(Client, Option<Connection>)>;
 pub struct SqlStore {
     pool: AnyPool,
     /// One permit when writes are serialized (SQLite), none otherwise.
-    write_gate: Option<tokio::sync::Semaphore>,
+    write_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Hot-path writes (users, login attempts, refresh tokens).
+    writes: Writer,
     settings: moka::sync::Cache<(), TenantSettings>,
     clients: moka::sync::Cache<(String, String), ClientLookup>,
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
@@ -313,11 +320,17 @@ impl SqlStore {
                 .time_to_live(CONFIG_CACHE_TTL)
                 .build()
         };
+        let write_gate = dialect
+            .serialize_writes
+            .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
+        let writes = match &write_gate {
+            Some(gate) => Writer::batched(pool.clone(), gate.clone()),
+            None => Writer::direct(pool.clone()),
+        };
         Ok(Self {
             pool,
-            write_gate: dialect
-                .serialize_writes
-                .then(|| tokio::sync::Semaphore::new(1)),
+            write_gate,
+            writes,
             settings: moka::sync::Cache::builder()
                 .time_to_live(CONFIG_CACHE_TTL)
                 .build(),
@@ -563,32 +576,33 @@ impl Store for SqlStore {
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        let _writer = self.writer().await?;
         let metadata = serde_json::to_string(&user.user_metadata).map_err(corrupt)?;
-        // One statement, committed on return; a trigger appends the password history entry
-        // within it (see migrations).
-        sqlx::query(
-            "INSERT INTO users (id, connection, email, username, email_verified, given_name, \
-             family_name, name, nickname, picture, user_metadata, password_hash, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-        )
-        .bind(&user.id)
-        .bind(&user.connection)
-        .bind(&user.email)
-        .bind(&user.username)
-        .bind(user.email_verified)
-        .bind(&user.profile.given_name)
-        .bind(&user.profile.family_name)
-        .bind(&user.profile.name)
-        .bind(&user.profile.nickname)
-        .bind(&user.profile.picture)
-        .bind(metadata)
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(backend)
+        // One statement, answered once committed; a trigger appends the password history
+        // entry within it (see migrations).
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO users (id, connection, email, username, email_verified, \
+                     given_name, family_name, name, nickname, picture, user_metadata, \
+                     password_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                )
+                .text(user.id.clone())
+                .text(user.connection.clone())
+                .text(user.email.clone())
+                .text(user.username.clone())
+                .boolean(user.email_verified)
+                .text(user.profile.given_name.clone())
+                .text(user.profile.family_name.clone())
+                .text(user.profile.name.clone())
+                .text(user.profile.nickname.clone())
+                .text(user.profile.picture.clone())
+                .text(metadata)
+                .text(user.password_hash.clone())
+                .int(user.created_at),
+            ])
+            .await
+            .map(|_| ())
     }
 
     async fn password_history(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
@@ -695,21 +709,27 @@ impl Store for SqlStore {
     }
 
     async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError> {
-        let _writer = self.writer().await?;
         // One statement: the increment and the read cannot be split by a concurrent attempt.
-        sqlx::query_scalar(
-            "INSERT INTO login_attempts (connection, identifier, ip, attempts, updated_at) \
-             VALUES ($1, $2, $3, 1, $4) ON CONFLICT (connection, identifier, ip) DO UPDATE \
-             SET attempts = login_attempts.attempts + 1, updated_at = excluded.updated_at \
-             RETURNING attempts",
-        )
-        .bind(&key.connection)
-        .bind(&key.identifier)
-        .bind(&key.ip)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)
+        let counts = self
+            .writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO login_attempts (connection, identifier, ip, attempts, updated_at) \
+                     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (connection, identifier, ip) DO UPDATE \
+                     SET attempts = login_attempts.attempts + 1, updated_at = excluded.updated_at \
+                     RETURNING attempts",
+                )
+                .text(key.connection.clone())
+                .text(key.identifier.clone())
+                .text(key.ip.clone())
+                .int(now)
+                .returning(),
+            ])
+            .await?;
+        counts
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("no attempt count returned".into()))
     }
 
     async fn record_login(
@@ -719,48 +739,46 @@ impl Store for SqlStore {
         now: i64,
         attempts: &AttemptKey,
     ) -> Result<(), StoreError> {
-        let _writer = self.writer().await?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "UPDATE users SET logins_count = logins_count + 1, last_login = $2, last_ip = $3 \
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(ip)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query(
-            "DELETE FROM login_attempts WHERE connection = $1 AND identifier = $2 AND ip = $3",
-        )
-        .bind(&attempts.connection)
-        .bind(&attempts.identifier)
-        .bind(&attempts.ip)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
+                     last_ip = $3 WHERE id = $1",
+                )
+                .text(user_id.to_owned())
+                .int(now)
+                .text(ip.to_owned()),
+                Stmt::new(
+                    "DELETE FROM login_attempts \
+                     WHERE connection = $1 AND identifier = $2 AND ip = $3",
+                )
+                .text(attempts.connection.clone())
+                .text(attempts.identifier.clone())
+                .text(attempts.ip.clone()),
+            ])
+            .await
+            .map(|_| ())
     }
 
     async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
-        let _writer = self.writer().await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
-             audience, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&t.token_hash)
-        .bind(&t.family_id)
-        .bind(&t.client_id)
-        .bind(&t.user_id)
-        .bind(&t.scope)
-        .bind(&t.audience)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(backend)
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, \
+                     scope, audience, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .text(t.token_hash.clone())
+                .text(t.family_id.clone())
+                .text(t.client_id.clone())
+                .text(t.user_id.clone())
+                .text(t.scope.clone())
+                .text(t.audience.clone())
+                .int(t.created_at)
+                .int(t.expires_at),
+            ])
+            .await
+            .map(|_| ())
     }
 
     async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
@@ -786,37 +804,37 @@ impl Store for SqlStore {
         new_hash: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let _writer = self.writer().await?;
         // One statement: the child inherits the family; the unique parent_hash admits one
         // child per token, so a concurrent or repeated rotation fails here.
-        let inserted = sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, parent_hash, family_id, client_id, user_id, \
-             scope, audience, created_at, expires_at) \
-             SELECT $2, token_hash, family_id, client_id, user_id, scope, audience, $3, expires_at \
-             FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(old_hash)
-        .bind(new_hash)
-        .bind(now)
-        .execute(&self.pool)
-        .await;
+        let inserted = self
+            .writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO refresh_tokens (token_hash, parent_hash, family_id, client_id, \
+                     user_id, scope, audience, created_at, expires_at) \
+                     SELECT $2, token_hash, family_id, client_id, user_id, scope, audience, $3, \
+                     expires_at FROM refresh_tokens WHERE token_hash = $1",
+                )
+                .text(old_hash.to_owned())
+                .text(new_hash.to_owned())
+                .int(now),
+            ])
+            .await;
         match inserted {
-            Ok(r) => Ok(r.rows_affected() == 1),
-            Err(e) => match backend(e) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
+            Ok(rows) => Ok(rows.first() == Some(&1)),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {
-        let _writer = self.writer().await?;
-        sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
-            .bind(family_id)
-            .execute(&self.pool)
+        self.writes
+            .run(vec![
+                Stmt::new("DELETE FROM refresh_tokens WHERE family_id = $1")
+                    .text(family_id.to_owned()),
+            ])
             .await
             .map(|_| ())
-            .map_err(backend)
     }
 
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {

@@ -1,0 +1,207 @@
+//! Hot-path writes as data: each write is a short list of statements that must apply together.
+//! On SQLite they go to one writer task that runs every write waiting at that moment in one
+//! transaction (group commit: one fsync for the lot, each write isolated by a savepoint); on
+//! PostgreSQL, which commits concurrent transactions together by itself, they run directly.
+
+use std::sync::Arc;
+
+use sqlx::{Any, AnyPool, Executor, Row};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::backend;
+use crate::domain::store::StoreError;
+
+/// Most writes one SQLite transaction takes.
+const MAX_BATCH: usize = 128;
+
+/// A bound value.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+/// One statement and its arguments. A `returning` statement yields the first column of its
+/// first row (an integer); others yield the number of rows they affected.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    sql: String,
+    args: Vec<Arg>,
+    returning: bool,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            args: Vec::new(),
+            returning: false,
+        }
+    }
+
+    pub fn text(mut self, v: impl Into<Option<String>>) -> Self {
+        self.args.push(Arg::Text(v.into()));
+        self
+    }
+
+    pub fn int(mut self, v: impl Into<Option<i64>>) -> Self {
+        self.args.push(Arg::Int(v.into()));
+        self
+    }
+
+    pub fn boolean(mut self, v: bool) -> Self {
+        self.args.push(Arg::Bool(v));
+        self
+    }
+
+    pub fn returning(mut self) -> Self {
+        self.returning = true;
+        self
+    }
+
+    async fn run<'e, E>(&self, executor: E) -> Result<i64, sqlx::Error>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        let mut q = sqlx::query(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(v) => q.bind(v.clone()),
+                Arg::Int(v) => q.bind(*v),
+                Arg::Bool(v) => q.bind(*v),
+            };
+        }
+        if self.returning {
+            let row = q.fetch_one(executor).await?;
+            row.try_get::<i64, _>(0)
+        } else {
+            Ok(q.execute(executor).await?.rows_affected() as i64)
+        }
+    }
+}
+
+type Reply = Result<Vec<i64>, StoreError>;
+
+struct Job {
+    stmts: Vec<Stmt>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Where writes go.
+pub struct Writer(Route);
+
+enum Route {
+    Direct(AnyPool),
+    Batched(mpsc::UnboundedSender<Job>),
+}
+
+impl Writer {
+    pub fn direct(pool: AnyPool) -> Self {
+        Self(Route::Direct(pool))
+    }
+
+    /// Starts the writer task; `gate` is held while a batch runs, so other writers (tenant
+    /// set-up, key rotation) never collide with it.
+    pub fn batched(pool: AnyPool, gate: Arc<Semaphore>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer_loop(pool, gate, rx));
+        Self(Route::Batched(tx))
+    }
+
+    /// Runs `stmts` atomically; returns each statement's result once durably committed.
+    pub async fn run(&self, stmts: Vec<Stmt>) -> Reply {
+        match &self.0 {
+            Route::Direct(pool) => run_direct(pool, &stmts).await,
+            Route::Batched(queue) => {
+                let (reply, answer) = oneshot::channel();
+                queue
+                    .send(Job { stmts, reply })
+                    .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
+                answer
+                    .await
+                    .map_err(|_| StoreError::Backend("the writer has stopped".into()))?
+            }
+        }
+    }
+}
+
+async fn run_direct(pool: &AnyPool, stmts: &[Stmt]) -> Reply {
+    if let [one] = stmts {
+        return Ok(vec![one.run(pool).await.map_err(backend)?]);
+    }
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let mut out = Vec::with_capacity(stmts.len());
+    for s in stmts {
+        out.push(s.run(&mut *tx).await.map_err(backend)?);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(out)
+}
+
+async fn writer_loop(
+    pool: AnyPool,
+    gate: Arc<Semaphore>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(first) = queue.recv().await {
+        // Whatever queued while the previous batch committed goes into this one.
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let Ok(_permit) = gate.acquire().await else {
+            return;
+        };
+        let replies = run_batch(&pool, &jobs).await;
+        for (job, reply) in jobs.into_iter().zip(replies) {
+            let _ = job.reply.send(reply);
+        }
+    }
+}
+
+/// One transaction for all `jobs`; a failing job is rolled back to its savepoint alone.
+async fn run_batch(pool: &AnyPool, jobs: &[Job]) -> Vec<Reply> {
+    let fail_all = |e: StoreError| jobs.iter().map(|_| Err(e.clone())).collect();
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(backend(e)),
+    };
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Err(e) = tx.execute("SAVEPOINT job").await {
+            return fail_all(backend(e));
+        }
+        let mut out = Vec::with_capacity(job.stmts.len());
+        let mut failed = None;
+        for s in &job.stmts {
+            match s.run(&mut *tx).await {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    failed = Some(backend(e));
+                    break;
+                }
+            }
+        }
+        if failed.is_some()
+            && let Err(e) = tx.execute("ROLLBACK TO SAVEPOINT job").await
+        {
+            return fail_all(backend(e));
+        }
+        if let Err(e) = tx.execute("RELEASE SAVEPOINT job").await {
+            return fail_all(backend(e));
+        }
+        replies.push(match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        });
+    }
+    // Nobody hears back before the commit is durable.
+    match tx.commit().await {
+        Ok(()) => replies,
+        Err(e) => fail_all(backend(e)),
+    }
+}

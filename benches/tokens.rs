@@ -1,14 +1,14 @@
 //! Login and token benchmarks (`--mode tokens`), against the real `latchkey` binary started as a
-//! child process (so its memory can be read apart from the load generator's):
+//! child process (so its memory can be read apart from the load generator's). The load comes
+//! from `wrk` (Debian package `wrk`), a C load generator, so that the client takes little of
+//! the cores it shares with the server; raw rates are measured in-process on the same cores:
 //! - password logins/s ÷ raw Argon2id verifications/s, in alternating windows;
 //! - unknown-user vs wrong-password response time (medians), sequentially;
 //! - client_credentials grants/s ÷ raw RS256 signatures/s, in alternating windows;
 //! - refresh grants/s and `/userinfo`/s;
 //! - the server's RSS idle and its peak under all of the above.
 
-use std::future::Future;
 use std::io::BufRead as _;
-use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{Opts, database_url, median, ms, percentile};
+use super::{Opts, database_url, median, ms};
 
 const TENANT: &str = "
 tenant:
@@ -86,6 +86,84 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// What one `wrk` run reports.
+struct Wrk {
+    rate: f64,
+    non_2xx: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn wrk_ms(text: &str, label: &str) -> f64 {
+    let v = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("0ms");
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    num.parse::<f64>().unwrap_or(0.0) * scale
+}
+
+/// Runs `wrk` with a Lua `script` against `url`: `threads` threads, `connections` connections.
+async fn wrk(url: &str, script: &str, threads: usize, connections: usize, secs: f64) -> Wrk {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.lua");
+    std::fs::write(&path, script).unwrap();
+    let out = tokio::process::Command::new("wrk")
+        .args([
+            "--latency",
+            "-t",
+            &threads.to_string(),
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{}s", secs.round().max(1.0)),
+            "-s",
+        ])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .await
+        .expect("wrk is needed for --mode tokens (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Wrk {
+        rate: field("Requests/sec"),
+        non_2xx: field("Non-2xx or 3xx responses") as u64,
+        p50_ms: wrk_ms(&text, "50%"),
+        p99_ms: wrk_ms(&text, "99%"),
+    }
+}
+
+/// A wrk script POSTing a form body built by the Lua expression `body` (which may use the
+/// per-thread `tid` and the per-thread request counter `n`).
+fn form_script(body: &str) -> String {
+    format!(
+        r#"local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+n = 0
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/x-www-form-urlencoded"}}, {body})
+end
+"#
+    )
+}
+
 /// Runs `work` on `workers` threads for `secs`; returns operations per second.
 fn raw_rate(workers: usize, secs: f64, work: Arc<dyn Fn() + Send + Sync>) -> f64 {
     let count = Arc::new(AtomicUsize::new(0));
@@ -107,43 +185,6 @@ fn raw_rate(workers: usize, secs: f64, work: Arc<dyn Fn() + Send + Sync>) -> f64
         h.join().unwrap();
     }
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-type Step = Box<dyn FnMut(reqwest::Client) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send>;
-
-/// Runs one `Step` per task in a loop for `secs`; returns (successes/s, latencies).
-async fn load(steps: Vec<Step>, secs: f64) -> (f64, Vec<Duration>) {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(steps.len())
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let start = Instant::now();
-    let tasks: Vec<_> = steps
-        .into_iter()
-        .map(|mut step| {
-            let http = http.clone();
-            tokio::spawn(async move {
-                let (mut ok, mut lat) = (0usize, Vec::new());
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    if step(http.clone()).await {
-                        ok += 1;
-                        lat.push(sent.elapsed());
-                    }
-                }
-                (ok, lat)
-            })
-        })
-        .collect();
-    let (mut ok, mut lat) = (0, Vec::new());
-    for t in tasks {
-        let (o, l) = t.await.unwrap();
-        ok += o;
-        lat.extend(l);
-    }
-    lat.sort();
-    (ok as f64 / start.elapsed().as_secs_f64(), lat)
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
@@ -193,22 +234,23 @@ pub async fn tokens(o: &Opts) {
     let token_url = format!("{base}/oauth/token");
     let rounds = (o.seconds as usize / 4).max(3);
     let window = o.seconds as f64 / rounds as f64;
-    let concurrency = workers * 4;
+    let client = "client_id=bench-client&client_secret=bench-secret";
 
-    // 1. Logins vs raw verifications. Each login task cycles over the users, so no identifier
-    // nears the brute-force limit (successes reset it anyway).
+    // 1. Logins vs raw verifications, alternating windows. Requests cycle over the users, so
+    // no identifier nears the brute-force limit (successes reset it anyway).
     let phc = Engine::new(HashParams::default())
         .unwrap()
         .hash(b"Passw0rd!")
         .unwrap();
-    let (mut raw_v, mut logins) = (Vec::new(), Vec::new());
-    let mut login_lat = Vec::new();
+    let login_script = form_script(&format!(
+        r#""grant_type=password&{client}&password=Passw0rd%21&scope=openid%20profile%20email&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com""#
+    ));
+    let (mut raw_v, mut logins, mut login_p) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let phc = phc.clone();
+        let phc = Arc::new(phc.clone());
         raw_v.push(
             tokio::task::spawn_blocking(move || {
                 thread_local!(static E: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
-                let phc = Arc::new(phc);
                 raw_rate(
                     workers,
                     window,
@@ -226,34 +268,17 @@ pub async fn tokens(o: &Opts) {
             .await
             .unwrap(),
         );
-        let steps: Vec<Step> = (0..concurrency)
-            .map(|t| {
-                let url = token_url.clone();
-                let mut i = t;
-                Box::new(move |http: reqwest::Client| {
-                    let url = url.clone();
-                    i += concurrency;
-                    let body = login_body(
-                        &format!("user{}@example.com", i % users),
-                        "Passw0rd!",
-                        "openid profile email",
-                    );
-                    Box::pin(async move { post(&http, &url, &body).await.0 == 200 })
-                        as Pin<Box<dyn Future<Output = bool> + Send>>
-                }) as Step
-            })
-            .collect();
-        let (rate, lat) = load(steps, window).await;
-        logins.push(rate);
-        login_lat.extend(lat);
+        let w = wrk(&token_url, &login_script, 2, workers * 4, window).await;
+        assert_eq!(w.non_2xx, 0, "failed logins");
+        logins.push(w.rate);
+        login_p.push((w.p50_ms, w.p99_ms));
     }
-    login_lat.sort();
     let (rv, lg) = (median(raw_v), median(logins));
     println!("raw argon2id verifications/s ({workers} threads): {rv:.1}");
     println!(
-        "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.1} ms  p99 {:.1} ms",
-        ms(percentile(&login_lat, 0.5)),
-        ms(percentile(&login_lat, 0.99))
+        "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.0} ms  p99 {:.0} ms",
+        median(login_p.iter().map(|p| p.0).collect()),
+        median(login_p.iter().map(|p| p.1).collect())
     );
     println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
 
@@ -276,12 +301,8 @@ pub async fn tokens(o: &Opts) {
     }
     // Successful logins reset the counters the wrong passwords left.
     for i in 0..users {
-        post(
-            &http,
-            &token_url,
-            &login_body(&format!("user{i}@example.com"), "Passw0rd!", "openid"),
-        )
-        .await;
+        let body = login_body(&format!("user{i}@example.com"), "Passw0rd!", "openid");
+        post(&http, &token_url, &body).await;
     }
     let (mu, mw) = (median(unknown), median(wrong));
     println!(
@@ -289,14 +310,16 @@ pub async fn tokens(o: &Opts) {
         (mu - mw).abs() / mw.max(mu) * 100.0
     );
 
-    // 3. client_credentials vs raw RS256 signatures of the same claims.
+    // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
     let key = latchkey::domain::keys::generate(0).unwrap();
     let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
     let claims = json!({"iss": format!("{base}/"), "sub": "bench-client@clients",
         "aud": format!("{base}/api/v2/"), "iat": 1, "exp": 2, "scope": "", "azp": "bench-client",
         "gty": "client-credentials"});
-    let (mut raw_s, mut grants) = (Vec::new(), Vec::new());
-    let mut cc_lat = Vec::new();
+    let cc_script = form_script(&format!(
+        r#""grant_type=client_credentials&{client}&audience={base}/api/v2/""#
+    ));
+    let (mut raw_s, mut grants, mut cc_p) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (encoding, claims) = (encoding.clone(), claims.clone());
         raw_s.push(
@@ -314,107 +337,88 @@ pub async fn tokens(o: &Opts) {
             .await
             .unwrap(),
         );
-        let body = json!({"grant_type": "client_credentials", "client_id": "bench-client",
-            "client_secret": SECRET, "audience": format!("{base}/api/v2/")});
-        let steps: Vec<Step> = (0..concurrency * 2)
-            .map(|_| {
-                let (url, body) = (token_url.clone(), body.clone());
-                Box::new(move |http: reqwest::Client| {
-                    let (url, body) = (url.clone(), body.clone());
-                    Box::pin(async move { post(&http, &url, &body).await.0 == 200 })
-                        as Pin<Box<dyn Future<Output = bool> + Send>>
-                }) as Step
-            })
-            .collect();
-        let (rate, lat) = load(steps, window).await;
-        grants.push(rate);
-        cc_lat.extend(lat);
+        let w = wrk(&token_url, &cc_script, 1, workers * 8, window).await;
+        assert_eq!(w.non_2xx, 0, "failed client_credentials grants");
+        grants.push(w.rate);
+        cc_p.push((w.p50_ms, w.p99_ms));
     }
-    cc_lat.sort();
     let (rs, cc) = (median(raw_s), median(grants));
     println!("raw RS256 signatures/s ({workers} threads): {rs:.0}");
     println!(
-        "client_credentials grants/s: {cc:.0}  p50 {:.2} ms  p99 {:.2} ms",
-        ms(percentile(&cc_lat, 0.5)),
-        ms(percentile(&cc_lat, 0.99))
+        "client_credentials grants/s: {cc:.0}  p50 {:.1} ms  p99 {:.1} ms",
+        median(cc_p.iter().map(|p| p.0).collect()),
+        median(cc_p.iter().map(|p| p.1).collect())
     );
     println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
 
-    // 4. Refresh grants: each task logs in once, then refreshes in a loop with the newest token.
+    // 4. Refresh grants: one wrk thread per connection, each refreshing its own token chain
+    // (the newest token from each answer is sent next).
+    let conns = workers * 8;
     for scope in ["offline_access", "openid offline_access"] {
-        let mut steps: Vec<Step> = Vec::new();
-        for t in 0..concurrency * 2 {
-            let (_, body) = post(
-                &http,
-                &token_url,
-                &login_body(
-                    &format!("user{}@example.com", t % users),
-                    "Passw0rd!",
-                    scope,
-                ),
-            )
-            .await;
-            let token = Arc::new(std::sync::Mutex::new(
-                body["refresh_token"].as_str().unwrap().to_owned(),
-            ));
-            let url = token_url.clone();
-            steps.push(Box::new(move |http: reqwest::Client| {
-                let (url, token) = (url.clone(), token.clone());
-                Box::pin(async move {
-                    let current = token.lock().unwrap().clone();
-                    let body = json!({"grant_type": "refresh_token", "client_id": "bench-client",
-                        "client_secret": SECRET, "refresh_token": current});
-                    let (status, resp) = post(&http, &url, &body).await;
-                    if status == 200 {
-                        *token.lock().unwrap() = resp["refresh_token"].as_str().unwrap().to_owned();
-                    }
-                    status == 200
-                }) as Pin<Box<dyn Future<Output = bool> + Send>>
-            }));
+        let mut tokens = Vec::new();
+        for t in 0..conns {
+            let body = login_body(
+                &format!("user{}@example.com", t % users),
+                "Passw0rd!",
+                scope,
+            );
+            let (_, body) = post(&http, &token_url, &body).await;
+            tokens.push(format!("\"{}\"", body["refresh_token"].as_str().unwrap()));
         }
-        let (rate, lat) = load(steps, o.seconds as f64).await;
+        let script = format!(
+            r#"local tokens = {{{}}}
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("token", tokens[threads]) end
+function request()
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/x-www-form-urlencoded"}},
+    "grant_type=refresh_token&{client}&refresh_token=" .. token)
+end
+function response(status, headers, body)
+  local t = string.match(body, '"refresh_token":"([^"]+)"')
+  if t then token = t end
+end
+"#,
+            tokens.join(",")
+        );
+        let w = wrk(&token_url, &script, conns, conns, o.seconds as f64).await;
         println!(
-            "refresh grants/s (scope {scope}): {rate:.0}  p50 {:.2} ms  p99 {:.2} ms",
-            ms(percentile(&lat, 0.5)),
-            ms(percentile(&lat, 0.99))
+            "refresh grants/s (scope {scope}): {:.0}  p50 {:.1} ms  p99 {:.1} ms  (non-2xx: {})",
+            w.rate, w.p50_ms, w.p99_ms, w.non_2xx
         );
     }
 
-    // 5. /userinfo with valid access tokens.
-    let mut tokens = Vec::new();
+    // 5. /userinfo with valid access tokens of 8 users.
+    let mut headers = Vec::new();
     for i in 0..8 {
-        let (_, body) = post(
-            &http,
-            &token_url,
-            &login_body(
-                &format!("user{i}@example.com"),
-                "Passw0rd!",
-                "openid profile email",
-            ),
-        )
-        .await;
-        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+        let body = login_body(
+            &format!("user{i}@example.com"),
+            "Passw0rd!",
+            "openid profile email",
+        );
+        let (_, body) = post(&http, &token_url, &body).await;
+        headers.push(format!("\"{}\"", body["access_token"].as_str().unwrap()));
     }
-    let info_url = format!("{base}/userinfo");
-    let steps: Vec<Step> = (0..concurrency * 4)
-        .map(|t| {
-            let (url, token) = (info_url.clone(), tokens[t % tokens.len()].clone());
-            Box::new(move |http: reqwest::Client| {
-                let (url, token) = (url.clone(), token.clone());
-                Box::pin(async move {
-                    let resp = http.get(&url).bearer_auth(&token).send().await.unwrap();
-                    let ok = resp.status() == 200;
-                    let _ = resp.bytes().await;
-                    ok
-                }) as Pin<Box<dyn Future<Output = bool> + Send>>
-            }) as Step
-        })
-        .collect();
-    let (rate, lat) = load(steps, o.seconds as f64).await;
+    let script = format!(
+        r#"local tokens = {{{}}}
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function request()
+  return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[(tid % #tokens) + 1]}}, nil)
+end
+"#,
+        headers.join(",")
+    );
+    let w = wrk(
+        &format!("{base}/userinfo"),
+        &script,
+        1,
+        workers * 16,
+        o.seconds as f64,
+    )
+    .await;
     println!(
-        "/userinfo/s: {rate:.0}  p50 {:.2} ms  p99 {:.2} ms",
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99))
+        "/userinfo/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
+        w.rate, w.p50_ms, w.p99_ms, w.non_2xx
     );
 
     let (_, peak) = rss_mib(pid);

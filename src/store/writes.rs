@@ -139,11 +139,7 @@ async fn run_direct(pool: &AnyPool, stmts: &[Stmt]) -> Reply {
     Ok(out)
 }
 
-async fn writer_loop(
-    pool: AnyPool,
-    gate: Arc<Semaphore>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-) {
+async fn writer_loop(pool: AnyPool, gate: Arc<Semaphore>, mut queue: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = queue.recv().await {
         // Whatever queued while the previous batch committed goes into this one.
         let mut jobs = vec![first];

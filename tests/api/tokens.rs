@@ -639,6 +639,26 @@ async fn brute_force_protection_blocks_after_ten_failures(backend: Backend) {
     assert_eq!(resp.status(), 200);
 }
 
+async fn brute_force_counts_are_shared_by_instances(backend: Backend) {
+    // Two instances on one database: failures on either count towards the same block.
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let a = crate::helpers::spawn_on(&url, dir, Options::default()).await;
+    let b = crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), Options::default()).await;
+    a.signed_up("shared@example.com").await;
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (s, _) = raw(app.token(&login_body("shared@example.com", "bad")).await).await;
+        assert_eq!(s, 403);
+    }
+    for app in [&a, &b] {
+        let (s, _) = raw(app.token(&login_body("shared@example.com", PASSWORD)).await).await;
+        assert_eq!(s, 429, "blocked on every instance");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
 async fn failures_reset_on_success_and_unknown_users_count(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("reset@example.com").await;
@@ -763,6 +783,7 @@ crate::both_stores!(
     userinfo_answers_the_current_profile,
     brute_force_protection_blocks_after_ten_failures,
     failures_reset_on_success_and_unknown_users_count,
+    brute_force_counts_are_shared_by_instances,
     discovery_document_points_at_the_endpoints,
     browsers_may_log_in_from_listed_origins_only,
 );

@@ -2,10 +2,12 @@
 -- started; each use inserts the next token with `parent_hash` naming the one it replaces. The
 -- rotated token stays, so that its re-use is recognised and revokes the whole family. The
 -- unique constraint on `parent_hash` lets a token be rotated once only: of two concurrent
--- uses, the database admits one.
+-- uses, the database admits one. The foreign key makes revocation and rotation exclusive: a
+-- successor cannot be added to a token being deleted, and deleting a token deletes the
+-- successors it already has.
 CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,
-    parent_hash TEXT,
+    parent_hash TEXT REFERENCES refresh_tokens (token_hash) ON DELETE CASCADE,
     family_id TEXT NOT NULL,
     client_id TEXT NOT NULL,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -216,13 +216,26 @@ pub async fn token(ctx: &OAuthContext<'_>, req: &OAuthRequest<'_>) -> Result<Tok
                 identifier: username.trim().to_lowercase(),
                 ip: req.ip.clone(),
             };
-            let user = login(
+            let user = match login(
                 ctx,
                 &attempts,
                 password,
                 connection.options.brute_force_protection,
             )
-            .await?;
+            .await
+            {
+                Ok(user) => {
+                    tracing::info!(user_id = %user.id, client_id = %client.client_id, connection = %connection.name, "login");
+                    user
+                }
+                Err(e) => {
+                    // Who was guessed at stays out of the log; the reason and the source stay in.
+                    if !matches!(e, Error::Internal(_) | Error::Overloaded) {
+                        tracing::info!(client_id = %client.client_id, connection = %connection.name, ip = %req.ip, reason = %e, "login failed");
+                    }
+                    return Err(e);
+                }
+            };
             let nonce = param(req.body, "nonce")?;
             issue(
                 ctx,

@@ -166,7 +166,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                        // The per-request access line is DEBUG: at INFO it cost 15 % of
+                        // /userinfo's throughput (wrk: 9.5k -> 11.3k/s). Domain events (signup,
+                        // login) and failures stay at INFO and above.
+                        .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(HandleErrorLayer::new(timed_out))

@@ -144,6 +144,12 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
         };
         return StoreError::Conflict(field);
     }
+    // A row referring to one deleted concurrently (a refresh token revoked while rotated).
+    if let sqlx::Error::Database(db) = &e
+        && db.is_foreign_key_violation()
+    {
+        return StoreError::Conflict(UniqueField::Other);
+    }
     StoreError::Backend(e.to_string())
 }
 

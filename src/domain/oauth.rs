@@ -345,13 +345,11 @@ async fn issue(
         c.extend(profile_claims(user, scopes));
         Value::Object(c)
     });
-    // The two signatures run side by side on the blocking pool.
-    let (access_token, id_token) = tokio::join!(ctx.tokens.sign(access), async {
-        match id_claims {
-            Some(c) => ctx.tokens.sign(c).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let access_token = ctx.tokens.sign(access).await;
+    let id_token = match id_claims {
+        Some(c) => ctx.tokens.sign(c).await.map(Some),
+        None => Ok(None),
+    };
     let refresh_token = match refresh {
         Refresh::Rotated(t) => Some(t),
         Refresh::NewFamily

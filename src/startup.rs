@@ -29,6 +29,9 @@ pub struct Application {
     grace: Duration,
 }
 
+/// How often expired refresh tokens and idle attempt counters are deleted (also once at start).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+
 /// `issuer` with exactly one trailing slash.
 fn normalize_issuer(issuer: &str) -> String {
     format!("{}/", issuer.trim_end_matches('/'))
@@ -169,6 +172,24 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             stopper.graceful_shutdown(Some(grace));
         });
+        let store = self.store.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+            loop {
+                every.tick().await;
+                match crate::domain::oauth::housekeeping(store.as_ref()).await {
+                    Ok((0, 0)) => {}
+                    Ok((tokens, attempts)) => {
+                        tracing::info!(
+                            tokens,
+                            attempts,
+                            "purged expired refresh tokens and idle attempt counters"
+                        );
+                    }
+                    Err(e) => tracing::warn!(cause = %e, "housekeeping failed"),
+                }
+            }
+        });
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -186,6 +207,7 @@ impl Application {
                     .await?
             }
         }
+        housekeeping.abort();
         self.store.close().await;
         Ok(())
     }

@@ -27,6 +27,19 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// Consecutive failed logins per (connection, identifier, IP) before that pair is blocked.
 pub const MAX_FAILED_LOGINS: i64 = 10;
 
+/// Failed-attempt counters that block nobody are forgotten after a day without attempts, so
+/// that guesses at random identifiers do not pile up.
+pub const ATTEMPTS_IDLE_MS: i64 = 24 * 3600 * 1000;
+
+/// Deletes expired refresh tokens and idle attempt counters; run periodically by every
+/// instance (the deletes are idempotent).
+pub async fn housekeeping(store: &dyn Store) -> Result<(u64, u64), Error> {
+    let now = now_millis();
+    Ok(store
+        .purge(now, now - ATTEMPTS_IDLE_MS, MAX_FAILED_LOGINS)
+        .await?)
+}
+
 /// Scopes of a password login that names none: enough for an id_token with the profile.
 pub const DEFAULT_LOGIN_SCOPE: &str = "openid profile email";
 

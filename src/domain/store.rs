@@ -142,6 +142,16 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every token of a family.
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError>;
 
+    /// Housekeeping: deletes refresh tokens whose family expired before `now`, and attempt
+    /// counters below `keep_from` (not blocking anyone) untouched since before `idle_before`.
+    /// Returns how many of each went.
+    async fn purge(
+        &self,
+        now: i64,
+        idle_before: i64,
+        keep_from: i64,
+    ) -> Result<(u64, u64), StoreError>;
+
     /// Number of users in a connection (tests and benchmarks).
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError>;
 }

@@ -28,20 +28,28 @@ fn context(state: &AppState) -> OAuthContext<'_> {
     }
 }
 
+/// What `/oauth/token` and `/oauth/revoke` read from a request.
+fn oauth_request<'r>(
+    body: &'r Fields,
+    headers: &'r HeaderMap,
+    peer: SocketAddr,
+) -> OAuthRequest<'r> {
+    OAuthRequest {
+        body: &body.0,
+        authorization: header(headers, AUTHORIZATION),
+        origin: header(headers, ORIGIN),
+        ip: peer.ip().to_string(),
+    }
+}
+
 pub async fn token_handler(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Fields, DbConnectionsError>,
 ) -> Result<Response, OAuthError> {
-    let Fields(body) = body?;
-    let req = OAuthRequest {
-        body: &body,
-        authorization: header(&headers, AUTHORIZATION),
-        origin: header(&headers, ORIGIN),
-        ip: peer.ip().to_string(),
-    };
-    let tokens = oauth::token(&context(&state), &req).await?;
+    let body = body?;
+    let tokens = oauth::token(&context(&state), &oauth_request(&body, &headers, peer)).await?;
     let mut response = Json(tokens).into_response();
     // RFC 6749 §5.1: token responses must not be cached.
     let h = response.headers_mut();
@@ -56,14 +64,8 @@ pub async fn revoke_handler(
     headers: HeaderMap,
     body: Result<Fields, DbConnectionsError>,
 ) -> Result<StatusCode, OAuthError> {
-    let Fields(body) = body?;
-    let req = OAuthRequest {
-        body: &body,
-        authorization: header(&headers, AUTHORIZATION),
-        origin: header(&headers, ORIGIN),
-        ip: peer.ip().to_string(),
-    };
-    oauth::revoke(&context(&state), &req).await?;
+    let body = body?;
+    oauth::revoke(&context(&state), &oauth_request(&body, &headers, peer)).await?;
     Ok(StatusCode::OK)
 }
 

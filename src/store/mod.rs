@@ -843,6 +843,31 @@ impl Store for SqlStore {
             .map(|_| ())
     }
 
+    async fn purge(
+        &self,
+        now: i64,
+        idle_before: i64,
+        keep_from: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        let _writer = self.writer().await?;
+        // A family's tokens share its expiry, so whole families go (children by cascade too).
+        let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        let attempts =
+            sqlx::query("DELETE FROM login_attempts WHERE attempts < $1 AND updated_at < $2")
+                .bind(keep_from)
+                .bind(idle_before)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+        Ok((tokens, attempts))
+    }
+
     async fn count_users(&self, connection: &str) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection = $1")
             .bind(connection)

@@ -698,6 +698,56 @@ async fn failures_reset_on_success_and_unknown_users_count(backend: Backend) {
     assert_eq!(s, 429, "unknown identifiers are counted too");
 }
 
+async fn housekeeping_drops_expired_tokens_and_idle_counters_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("old@example.com").await;
+    let expired = app.login("old@example.com", "offline_access").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let live = app.login("old@example.com", "offline_access").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Rotate the first once, so that its family has two rows; then expire that family.
+    let (_, rotated) = parts(app.token(&refresh(&expired)).await).await;
+    let expired_next = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let family_of = |t: &str| {
+        format!(
+            "UPDATE refresh_tokens SET expires_at = 1 WHERE family_id = \
+             (SELECT family_id FROM refresh_tokens WHERE token_hash = '{}')",
+            latchkey::domain::tokens::token_hash(t)
+        )
+    };
+    app.sql(&family_of(&expired_next)).await;
+    for _ in 0..3 {
+        raw(app.token(&login_body("idle@example.com", "bad")).await).await;
+    }
+    for _ in 0..10 {
+        raw(app.token(&login_body("blocked@example.com", "bad")).await).await;
+    }
+    app.sql("UPDATE login_attempts SET updated_at = 1").await;
+
+    let purged = latchkey::domain::oauth::housekeeping(app.store.as_ref())
+        .await
+        .unwrap();
+    // SQLite does not count rows its cascade removed, so the token count is only a floor.
+    assert!(purged.0 >= 1 && purged.1 == 1, "{purged:?}");
+    let mut db = app.db().await;
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE expires_at = 1")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the expired family is gone, both its tokens");
+    let invalid =
+        r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#;
+    expect_error(app.token(&refresh(&expired_next)).await, 403, invalid).await;
+    let (status, _) = raw(app.token(&refresh(&live)).await).await;
+    assert_eq!(status, 200, "a live family is kept");
+    let (status, _) = raw(app.token(&login_body("blocked@example.com", "bad")).await).await;
+    assert_eq!(status, 429, "a blocking counter is kept");
+}
+
 async fn discovery_document_points_at_the_endpoints(backend: Backend) {
     let app = spawn_app(backend).await;
     let resp = app
@@ -801,6 +851,7 @@ crate::both_stores!(
     brute_force_protection_blocks_after_ten_failures,
     failures_reset_on_success_and_unknown_users_count,
     brute_force_counts_are_shared_by_instances,
+    housekeeping_drops_expired_tokens_and_idle_counters_only,
     discovery_document_points_at_the_endpoints,
     browsers_may_log_in_from_listed_origins_only,
 );

@@ -108,6 +108,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
 
+    /// Behind a reverse proxy: take the client's IP (brute-force protection, `last_ip`) from
+    /// the last address of `X-Forwarded-For`, which the proxy appends. Only when every request
+    /// comes through such a proxy: clients could otherwise choose their IP.
+    #[arg(long, env = "LATCHKEY_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
     /// Password hashes computed at once (default: the number of cores).
     #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
     pub hash_workers: Option<usize>,

@@ -110,6 +110,7 @@ impl Application {
             hasher: hasher.clone(),
             tokens: crate::domain::tokens::Tokens::new(store.clone(), cipher, &issuer),
             own_origin: own_origin.into(),
+            trust_forwarded_for: args.trust_forwarded_for,
         };
         let router = http::router(
             state,

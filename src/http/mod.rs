@@ -34,6 +34,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// The issuer's origin; pages served from it may always call the API.
     pub own_origin: Arc<str>,
+    /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// Request limits.

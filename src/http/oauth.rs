@@ -1,7 +1,7 @@
 //! `POST /oauth/token`, `POST /oauth/revoke`, `GET|POST /userinfo` and
 //! `GET /.well-known/openid-configuration`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -28,8 +28,26 @@ fn context(state: &AppState) -> OAuthContext<'_> {
     }
 }
 
+/// The client's IP: the TCP peer, or behind a trusted proxy the last `X-Forwarded-For` entry
+/// (the address the proxy saw; earlier entries are the client's to write).
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.trust_forwarded_for
+        && let Some(ip) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|last| last.trim().parse::<IpAddr>().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
 /// What `/oauth/token` and `/oauth/revoke` read from a request.
 fn oauth_request<'r>(
+    state: &AppState,
     body: &'r Fields,
     headers: &'r HeaderMap,
     peer: SocketAddr,
@@ -38,7 +56,7 @@ fn oauth_request<'r>(
         body: &body.0,
         authorization: header(headers, AUTHORIZATION),
         origin: header(headers, ORIGIN),
-        ip: peer.ip().to_string(),
+        ip: client_ip(state, headers, peer).to_string(),
     }
 }
 
@@ -49,7 +67,11 @@ pub async fn token_handler(
     body: Result<Fields, DbConnectionsError>,
 ) -> Result<Response, OAuthError> {
     let body = body?;
-    let tokens = oauth::token(&context(&state), &oauth_request(&body, &headers, peer)).await?;
+    let tokens = oauth::token(
+        &context(&state),
+        &oauth_request(&state, &body, &headers, peer),
+    )
+    .await?;
     let mut response = Json(tokens).into_response();
     // RFC 6749 §5.1: token responses must not be cached.
     let h = response.headers_mut();
@@ -65,7 +87,11 @@ pub async fn revoke_handler(
     body: Result<Fields, DbConnectionsError>,
 ) -> Result<StatusCode, OAuthError> {
     let body = body?;
-    oauth::revoke(&context(&state), &oauth_request(&body, &headers, peer)).await?;
+    oauth::revoke(
+        &context(&state),
+        &oauth_request(&state, &body, &headers, peer),
+    )
+    .await?;
     Ok(StatusCode::OK)
 }
 

@@ -698,6 +698,62 @@ async fn failures_reset_on_success_and_unknown_users_count(backend: Backend) {
     assert_eq!(s, 429, "unknown identifiers are counted too");
 }
 
+async fn forwarded_for_is_trusted_only_when_configured(backend: Backend) {
+    let from = |app: &TestApp, ip: &str, password: &str| {
+        app.http
+            .post(app.url("/oauth/token"))
+            .header("x-forwarded-for", format!("10.9.9.9, {ip}"))
+            .json(&login_body("fwd@example.com", password))
+            .send()
+    };
+    // Not configured: the header is ignored, every attempt counts against the TCP peer.
+    let app = spawn_app(backend).await;
+    app.signed_up("fwd@example.com").await;
+    for i in 0..10 {
+        let ip = format!("203.0.113.{i}");
+        assert_eq!(from(&app, &ip, "bad").await.unwrap().status(), 403);
+    }
+    let resp = from(&app, "198.51.100.7", PASSWORD).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        429,
+        "a forged header does not escape the block"
+    );
+    app.stop().await;
+
+    // Behind a trusted proxy: the last forwarded address is the client.
+    let app = spawn_with(
+        backend,
+        Options {
+            extra_args: vec!["--trust-forwarded-for".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    app.signed_up("fwd@example.com").await;
+    for _ in 0..10 {
+        assert_eq!(
+            from(&app, "203.0.113.5", "bad").await.unwrap().status(),
+            403
+        );
+    }
+    assert_eq!(
+        from(&app, "203.0.113.5", PASSWORD).await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        from(&app, "198.51.100.7", PASSWORD).await.unwrap().status(),
+        200
+    );
+    let mut db = app.db().await;
+    let last_ip: Option<String> =
+        sqlx::query_scalar("SELECT last_ip FROM users WHERE email = 'fwd@example.com'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(last_ip.as_deref(), Some("198.51.100.7"));
+}
+
 async fn housekeeping_drops_expired_tokens_and_idle_counters_only(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("old@example.com").await;
@@ -852,6 +908,7 @@ crate::both_stores!(
     failures_reset_on_success_and_unknown_users_count,
     brute_force_counts_are_shared_by_instances,
     housekeeping_drops_expired_tokens_and_idle_counters_only,
+    forwarded_for_is_trusted_only_when_configured,
     discovery_document_points_at_the_endpoints,
     browsers_may_log_in_from_listed_origins_only,
 );

@@ -106,30 +106,46 @@ fn raw_hash_rate(workers: usize, secs: f64) -> f64 {
 
 fn hash_rate(workers: usize, secs: f64, plain: bool) -> f64 {
     use latchkey::domain::hasher::{Engine, HashParams};
-    let params = Params::new(19_456, 2, 1, None).unwrap();
+    thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
+    let argon = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).unwrap(),
+    );
+    raw_rate(
+        workers,
+        secs,
+        Arc::new(move || {
+            if plain {
+                let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                argon.hash_password(b"Passw0rd!", &salt).unwrap();
+            } else {
+                ENGINE.with(|e| {
+                    let mut e = e.borrow_mut();
+                    let engine =
+                        e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
+                    engine.hash(b"Passw0rd!").unwrap();
+                });
+            }
+        }),
+    )
+}
+
+/// Runs `work` on `workers` threads for `secs`; returns operations per second.
+fn raw_rate(workers: usize, secs: f64, work: Arc<dyn Fn() + Send + Sync>) -> f64 {
     let count = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let handles: Vec<_> = (0..workers)
         .map(|_| {
             let count = count.clone();
-            let params = params.clone();
-            std::thread::Builder::new()
-                .name("raw-hash".into())
-                .spawn(move || {
-                    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-                    let mut engine = Engine::new(HashParams::default()).unwrap();
-                    while Instant::now() < deadline {
-                        if plain {
-                            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-                            argon.hash_password(b"Passw0rd!", &salt).unwrap();
-                        } else {
-                            engine.hash(b"Passw0rd!").unwrap();
-                        }
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                .unwrap()
+            let work = work.clone();
+            std::thread::spawn(move || {
+                while Instant::now() < deadline {
+                    work();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
         })
         .collect();
     for h in handles {

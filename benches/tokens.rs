@@ -11,13 +11,12 @@
 use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{Opts, database_url, median, ms};
+use super::{Opts, database_url, median, ms, raw_rate};
 
 const TENANT: &str = "
 tenant:
@@ -164,27 +163,47 @@ end
     )
 }
 
-/// Runs `work` on `workers` threads for `secs`; returns operations per second.
-fn raw_rate(workers: usize, secs: f64, work: Arc<dyn Fn() + Send + Sync>) -> f64 {
-    let count = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let start = Instant::now();
-    let handles: Vec<_> = (0..workers)
-        .map(|_| {
-            let count = count.clone();
-            let work = work.clone();
-            std::thread::spawn(move || {
-                while Instant::now() < deadline {
-                    work();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
+/// Medians of alternating windows: raw work on the cores, then the server under wrk load.
+struct Alternated {
+    raw: f64,
+    load: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Alternates `rounds` windows of `work` on `workers` threads with windows of `wrk` running
+/// `script` against `url`, so that drift in the machine's speed weighs on both sides.
+#[allow(clippy::too_many_arguments)]
+async fn alternate(
+    rounds: usize,
+    window: f64,
+    workers: usize,
+    work: Arc<dyn Fn() + Send + Sync>,
+    url: &str,
+    script: &str,
+    threads: usize,
+    connections: usize,
+) -> Alternated {
+    let (mut raw, mut load, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let work = work.clone();
+        raw.push(
+            tokio::task::spawn_blocking(move || raw_rate(workers, window, work))
+                .await
+                .unwrap(),
+        );
+        let w = wrk(url, script, threads, connections, window).await;
+        assert_eq!(w.non_2xx, 0, "failed requests under load");
+        load.push(w.rate);
+        p50.push(w.p50_ms);
+        p99.push(w.p99_ms);
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    Alternated {
+        raw: median(raw),
+        load: median(load),
+        p50_ms: median(p50),
+        p99_ms: median(p99),
+    }
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
@@ -245,40 +264,31 @@ pub async fn tokens(o: &Opts) {
     let login_script = form_script(&format!(
         r#""grant_type=password&{client}&password=Passw0rd%21&scope=openid%20profile%20email&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com""#
     ));
-    let (mut raw_v, mut logins, mut login_p) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let phc = Arc::new(phc.clone());
-        raw_v.push(
-            tokio::task::spawn_blocking(move || {
-                thread_local!(static E: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
-                raw_rate(
-                    workers,
-                    window,
-                    Arc::new(move || {
-                        E.with(|e| {
-                            let mut e = e.borrow_mut();
-                            let engine = e.get_or_insert_with(|| {
-                                Engine::new(HashParams::default()).unwrap()
-                            });
-                            assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
-                        })
-                    }),
-                )
-            })
-            .await
-            .unwrap(),
-        );
-        let w = wrk(&token_url, &login_script, 2, workers * 4, window).await;
-        assert_eq!(w.non_2xx, 0, "failed logins");
-        logins.push(w.rate);
-        login_p.push((w.p50_ms, w.p99_ms));
-    }
-    let (rv, lg) = (median(raw_v), median(logins));
+    let phc = Arc::new(phc);
+    thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
+    let verify = Arc::new(move || {
+        ENGINE.with(|e| {
+            let mut e = e.borrow_mut();
+            let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
+            assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
+        })
+    });
+    let l = alternate(
+        rounds,
+        window,
+        workers,
+        verify,
+        &token_url,
+        &login_script,
+        2,
+        workers * 4,
+    )
+    .await;
+    let (rv, lg) = (l.raw, l.load);
     println!("raw argon2id verifications/s ({workers} threads): {rv:.1}");
     println!(
         "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.0} ms  p99 {:.0} ms",
-        median(login_p.iter().map(|p| p.0).collect()),
-        median(login_p.iter().map(|p| p.1).collect())
+        l.p50_ms, l.p99_ms
     );
     println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
 
@@ -319,35 +329,27 @@ pub async fn tokens(o: &Opts) {
     let cc_script = form_script(&format!(
         r#""grant_type=client_credentials&{client}&audience={base}/api/v2/""#
     ));
-    let (mut raw_s, mut grants, mut cc_p) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let (encoding, claims) = (encoding.clone(), claims.clone());
-        raw_s.push(
-            tokio::task::spawn_blocking(move || {
-                raw_rate(
-                    workers,
-                    window,
-                    Arc::new(move || {
-                        let mut h = Header::new(Algorithm::RS256);
-                        h.kid = Some("k".into());
-                        jsonwebtoken::encode(&h, &claims, &encoding).unwrap();
-                    }),
-                )
-            })
-            .await
-            .unwrap(),
-        );
-        let w = wrk(&token_url, &cc_script, 1, workers * 8, window).await;
-        assert_eq!(w.non_2xx, 0, "failed client_credentials grants");
-        grants.push(w.rate);
-        cc_p.push((w.p50_ms, w.p99_ms));
-    }
-    let (rs, cc) = (median(raw_s), median(grants));
+    let sign = Arc::new(move || {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some("k".into());
+        jsonwebtoken::encode(&h, &claims, &encoding).unwrap();
+    });
+    let c = alternate(
+        rounds,
+        window,
+        workers,
+        sign,
+        &token_url,
+        &cc_script,
+        1,
+        workers * 8,
+    )
+    .await;
+    let (rs, cc) = (c.raw, c.load);
     println!("raw RS256 signatures/s ({workers} threads): {rs:.0}");
     println!(
         "client_credentials grants/s: {cc:.0}  p50 {:.1} ms  p99 {:.1} ms",
-        median(cc_p.iter().map(|p| p.0).collect()),
-        median(cc_p.iter().map(|p| p.1).collect())
+        c.p50_ms, c.p99_ms
     );
     println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
 

@@ -288,6 +288,20 @@ impl TestApp {
         body["_id"].as_str().expect("_id").to_owned()
     }
 
+    /// The published keys of `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Vec<Value> {
+        let (status, body) = parts(
+            self.http
+                .get(self.url("/.well-known/jwks.json"))
+                .send()
+                .await
+                .expect("jwks request"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        body["keys"].as_array().expect("keys array").clone()
+    }
+
     /// `GET /userinfo` with a bearer token.
     pub async fn userinfo(&self, access_token: &str) -> reqwest::Response {
         self.http
@@ -333,6 +347,23 @@ impl TestApp {
                 .expect("server ran cleanly");
         }
     }
+}
+
+/// Runs `latchkey keys rotate` on `url` (with a key-encryption key when given), asserts it
+/// succeeded and returns what it printed.
+pub async fn rotate_keys(url: &str, key_encryption_key: Option<&str>) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.args(["keys", "rotate", "--database-url", url]);
+    if let Some(kek) = key_encryption_key {
+        cmd.env("LATCHKEY_KEY_ENCRYPTION_KEY", kek);
+    }
+    let out = cmd.output().await.expect("run keys rotate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// Status and JSON body of a response.

@@ -3,20 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Options, database_url, parts, spawn_on};
-
-async fn jwks(app: &crate::helpers::TestApp) -> Vec<Value> {
-    let (s, b) = parts(
-        app.http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 200);
-    b["keys"].as_array().unwrap().clone()
-}
+use crate::helpers::{Backend, Options, database_url, parts, rotate_keys, spawn_on};
 
 fn kids(keys: &[Value]) -> Vec<String> {
     keys.iter()
@@ -69,27 +56,17 @@ async fn keys_survive_restarts_and_rotation_keeps_the_previous(backend: Backend)
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(backend, &dir).await;
     let first = spawn_on(&url, tempfile::tempdir().unwrap(), Options::default()).await;
-    let original = kids(&jwks(&first).await);
+    let original = kids(&first.jwks().await);
     first.stop().await;
     let app = spawn_on(&url, dir, Options::default()).await;
     assert_eq!(
-        kids(&jwks(&app).await),
+        kids(&app.jwks().await),
         original,
         "the same key after a restart"
     );
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["keys", "rotate", "--database-url", &url])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stdout).to_string();
-    let rotated = kids(&jwks(&app).await);
+    let printed = rotate_keys(&url, None).await;
+    let rotated = kids(&app.jwks().await);
     assert_eq!(rotated.len(), 2);
     assert_eq!(rotated[1], original[0], "the previous key stays published");
     assert!(printed.contains(&rotated[0]), "{printed}");
@@ -118,17 +95,7 @@ async fn private_keys_are_encrypted_at_rest_with_a_configured_key(backend: Backe
         "signing works with the decrypted key"
     );
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["keys", "rotate", "--database-url", &url])
-        .env("LATCHKEY_KEY_ENCRYPTION_KEY", &kek)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rotate_keys(&url, Some(&kek)).await;
     let mut db = app.db().await;
     let stored: Vec<String> = sqlx::query_scalar("SELECT private_pem FROM signing_keys")
         .fetch_all(&mut db)

@@ -23,17 +23,9 @@ async fn verify(app: &TestApp, token: &str, audience: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::RS256);
     let kid = header.kid.expect("kid in header");
-    let (_, jwks) = parts(
-        app.http
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
+    let jwk = app
+        .jwks()
+        .await
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .expect("kid published in the JWKS")

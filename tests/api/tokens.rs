@@ -353,6 +353,60 @@ async fn every_token_error_has_its_exact_body(backend: Backend) {
     .await;
 }
 
+async fn bad_input_is_answered_in_the_oauth_envelope_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("input@example.com").await;
+    let huge = format!(
+        r#"{{"grant_type":"password","client_id":"{CLIENT}","username":"input@example.com","password":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    expect_error(
+        app.post_raw("/oauth/token", Some("application/json"), huge)
+            .await,
+        413,
+        r#"{"error":"invalid_request","error_description":"Request body too large"}"#,
+    )
+    .await;
+    expect_error(
+        app.post_raw("/oauth/revoke", Some("application/json"), "[1,2]").await,
+        400,
+        r#"{"error":"invalid_request","error_description":"The request body must be a JSON object"}"#,
+    )
+    .await;
+    expect_error(
+        app.post_raw(
+            "/oauth/revoke",
+            Some("application/json"),
+            format!(r#"{{"client_id":"{CLIENT}","client_secret":"app-secret"}}"#),
+        )
+        .await,
+        400,
+        r#"{"error":"invalid_request","error_description":"missing token parameter"}"#,
+    )
+    .await;
+    let mut b = login_body("input@example.com", PASSWORD);
+    b["username"] = json!(42);
+    expect_error(
+        app.token(&b).await,
+        400,
+        r#"{"error":"invalid_request","error_description":"username must be a string"}"#,
+    )
+    .await;
+    // None of it counted an attempt, logged anyone in or issued a token.
+    let mut db = app.db().await;
+    for (table, query) in [
+        ("login_attempts", "SELECT COUNT(*) FROM login_attempts"),
+        ("refresh_tokens", "SELECT COUNT(*) FROM refresh_tokens"),
+        (
+            "logins",
+            "SELECT COUNT(*) FROM users WHERE logins_count > 0",
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(query).fetch_one(&mut db).await.unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+}
+
 async fn blocked_users_are_refused_after_the_password_check(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("blocked@example.com").await;
@@ -890,6 +944,7 @@ crate::both_stores!(
     username_connections_accept_username_or_email,
     public_clients_log_in_without_a_secret,
     every_token_error_has_its_exact_body,
+    bad_input_is_answered_in_the_oauth_envelope_and_stores_nothing,
     blocked_users_are_refused_after_the_password_check,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     concurrent_refreshes_with_one_token_let_one_win,

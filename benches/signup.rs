@@ -1,5 +1,6 @@
 //! Signup and token benchmarks (not tests): `cargo bench --bench signup -- [--store
-//! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]`.
+//! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]
+//! [--only logins,timing,cc,refresh,userinfo]`.
 //!
 //! `saturate` (default): measures the raw Argon2id hash rate on the server's worker count,
 //! then drives signups at a started server from a concurrent client, then overloads it; prints
@@ -27,6 +28,8 @@ struct Opts {
     seconds: u64,
     concurrency: Option<usize>,
     mode: String,
+    /// `--mode tokens` only: the phases to run (comma-separated), all when empty.
+    only: String,
 }
 
 fn opts() -> Opts {
@@ -35,6 +38,7 @@ fn opts() -> Opts {
         seconds: 15,
         concurrency: None,
         mode: "saturate".into(),
+        only: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -45,6 +49,7 @@ fn opts() -> Opts {
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
             "--concurrency" => o.concurrency = Some(value.parse().expect("--concurrency N")),
             "--mode" => o.mode = value,
+            "--only" => o.only = value,
             "--bench" => {
                 i += 1;
                 continue;

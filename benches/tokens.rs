@@ -254,175 +254,188 @@ pub async fn tokens(o: &Opts) {
     let rounds = (o.seconds as usize / 4).max(3);
     let window = o.seconds as f64 / rounds as f64;
     let client = "client_id=bench-client&client_secret=bench-secret";
+    let run = |phase: &str| o.only.is_empty() || o.only.split(',').any(|p| p == phase);
 
-    // 1. Logins vs raw verifications, alternating windows. Requests cycle over the users, so
-    // no identifier nears the brute-force limit (successes reset it anyway).
-    let phc = Engine::new(HashParams::default())
-        .unwrap()
-        .hash(b"Passw0rd!")
-        .unwrap();
-    let login_script = form_script(&format!(
-        r#""grant_type=password&{client}&password=Passw0rd%21&scope=openid%20profile%20email&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com""#
-    ));
-    let phc = Arc::new(phc);
-    thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
-    let verify = Arc::new(move || {
-        ENGINE.with(|e| {
-            let mut e = e.borrow_mut();
-            let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
-            assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
-        })
-    });
-    let l = alternate(
-        rounds,
-        window,
-        workers,
-        verify,
-        &token_url,
-        &login_script,
-        2,
-        workers * 4,
-    )
-    .await;
-    let (rv, lg) = (l.raw, l.load);
-    println!("raw argon2id verifications/s ({workers} threads): {rv:.1}");
-    println!(
-        "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.0} ms  p99 {:.0} ms",
-        l.p50_ms, l.p99_ms
-    );
-    println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
-
-    // 2. Unknown user vs wrong password, one request at a time, interleaved. Unknown emails are
-    // all different and wrong passwords spread over the users, so nothing gets blocked.
-    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-    for i in 0..200 {
-        let body = login_body(&format!("nobody{i}@example.com"), "Wrong-pass1", "openid");
-        let t = Instant::now();
-        assert_eq!(post(&http, &token_url, &body).await.0, 403);
-        unknown.push(ms(t.elapsed()));
-        let body = login_body(
-            &format!("user{}@example.com", i % users),
-            "Wrong-pass1",
-            "openid",
+    if run("logins") {
+        // 1. Logins vs raw verifications, alternating windows. Requests cycle over the users, so
+        // no identifier nears the brute-force limit (successes reset it anyway).
+        let phc = Engine::new(HashParams::default())
+            .unwrap()
+            .hash(b"Passw0rd!")
+            .unwrap();
+        let login_script = form_script(&format!(
+            r#""grant_type=password&{client}&password=Passw0rd%21&scope=openid%20profile%20email&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com""#
+        ));
+        let phc = Arc::new(phc);
+        thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
+        let verify = Arc::new(move || {
+            ENGINE.with(|e| {
+                let mut e = e.borrow_mut();
+                let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
+                assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
+            })
+        });
+        let l = alternate(
+            rounds,
+            window,
+            workers,
+            verify,
+            &token_url,
+            &login_script,
+            2,
+            workers * 4,
+        )
+        .await;
+        let (rv, lg) = (l.raw, l.load);
+        println!("raw argon2id verifications/s ({workers} threads): {rv:.1}");
+        println!(
+            "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.0} ms  p99 {:.0} ms",
+            l.p50_ms, l.p99_ms
         );
-        let t = Instant::now();
-        assert_eq!(post(&http, &token_url, &body).await.0, 403);
-        wrong.push(ms(t.elapsed()));
+        println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
     }
-    // Successful logins reset the counters the wrong passwords left.
-    for i in 0..users {
-        let body = login_body(&format!("user{i}@example.com"), "Passw0rd!", "openid");
-        post(&http, &token_url, &body).await;
+    if run("timing") {
+        // 2. Unknown user vs wrong password, one request at a time, interleaved. Unknown emails are
+        // all different and wrong passwords spread over the users, so nothing gets blocked.
+        let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+        for i in 0..200 {
+            let body = login_body(&format!("nobody{i}@example.com"), "Wrong-pass1", "openid");
+            let t = Instant::now();
+            assert_eq!(post(&http, &token_url, &body).await.0, 403);
+            unknown.push(ms(t.elapsed()));
+            let body = login_body(
+                &format!("user{}@example.com", i % users),
+                "Wrong-pass1",
+                "openid",
+            );
+            let t = Instant::now();
+            assert_eq!(post(&http, &token_url, &body).await.0, 403);
+            wrong.push(ms(t.elapsed()));
+        }
+        // Successful logins reset the counters the wrong passwords left.
+        for i in 0..users {
+            let body = login_body(&format!("user{i}@example.com"), "Passw0rd!", "openid");
+            post(&http, &token_url, &body).await;
+        }
+        let (mu, mw) = (median(unknown), median(wrong));
+        println!(
+            "timing: unknown user median {mu:.2} ms, wrong password median {mw:.2} ms, difference {:.1} %",
+            (mu - mw).abs() / mw.max(mu) * 100.0
+        );
     }
-    let (mu, mw) = (median(unknown), median(wrong));
-    println!(
-        "timing: unknown user median {mu:.2} ms, wrong password median {mw:.2} ms, difference {:.1} %",
-        (mu - mw).abs() / mw.max(mu) * 100.0
-    );
-
-    // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
-    let key = latchkey::domain::keys::generate(0).unwrap();
-    let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
-    let claims = json!({"iss": format!("{base}/"), "sub": "bench-client@clients",
+    if run("cc") {
+        // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
+        let key = latchkey::domain::keys::generate(0).unwrap();
+        let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
+        let claims = json!({"iss": format!("{base}/"), "sub": "bench-client@clients",
         "aud": format!("{base}/api/v2/"), "iat": 1, "exp": 2, "scope": "", "azp": "bench-client",
         "gty": "client-credentials"});
-    let cc_script = form_script(&format!(
-        r#""grant_type=client_credentials&{client}&audience={base}/api/v2/""#
-    ));
-    let sign = Arc::new(move || {
-        let mut h = Header::new(Algorithm::RS256);
-        h.kid = Some("k".into());
-        jsonwebtoken::encode(&h, &claims, &encoding).unwrap();
-    });
-    let c = alternate(
-        rounds,
-        window,
-        workers,
-        sign,
-        &token_url,
-        &cc_script,
-        1,
-        workers * 8,
-    )
-    .await;
-    let (rs, cc) = (c.raw, c.load);
-    println!("raw RS256 signatures/s ({workers} threads): {rs:.0}");
-    println!(
-        "client_credentials grants/s: {cc:.0}  p50 {:.1} ms  p99 {:.1} ms",
-        c.p50_ms, c.p99_ms
-    );
-    println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
-
-    // 4. Refresh grants: one wrk thread per connection, each refreshing its own token chain
-    // (the newest token from each answer is sent next).
-    let conns = workers * 8;
-    for scope in ["offline_access", "openid offline_access"] {
-        let mut tokens = Vec::new();
-        for t in 0..conns {
-            let body = login_body(
-                &format!("user{}@example.com", t % users),
-                "Passw0rd!",
-                scope,
-            );
-            let (_, body) = post(&http, &token_url, &body).await;
-            tokens.push(format!("\"{}\"", body["refresh_token"].as_str().unwrap()));
-        }
-        let script = format!(
-            r#"local tokens = {{{}}}
+        let cc_script = form_script(&format!(
+            r#""grant_type=client_credentials&{client}&audience={base}/api/v2/""#
+        ));
+        let sign = Arc::new(move || {
+            let mut h = Header::new(Algorithm::RS256);
+            h.kid = Some("k".into());
+            jsonwebtoken::encode(&h, &claims, &encoding).unwrap();
+        });
+        let c = alternate(
+            rounds,
+            window,
+            workers,
+            sign,
+            &token_url,
+            &cc_script,
+            1,
+            workers * 8,
+        )
+        .await;
+        let (rs, cc) = (c.raw, c.load);
+        println!("raw RS256 signatures/s ({workers} threads): {rs:.0}");
+        println!(
+            "client_credentials grants/s: {cc:.0}  p50 {:.1} ms  p99 {:.1} ms",
+            c.p50_ms, c.p99_ms
+        );
+        println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
+    }
+    if run("refresh") {
+        // 4. Refresh grants: every connection refreshes a token chain of its own (the newest
+        // token from each answer is sent next). Each wrk thread keeps a pool of its chains'
+        // newest tokens: an answer puts one back before its connection asks for the next. wrk
+        // calls `request()` once before the run to check it, so each thread gets a spare chain.
+        let (threads, conns) = (workers, workers * 16);
+        for scope in ["offline_access", "openid offline_access"] {
+            let mut tokens = Vec::new();
+            for t in 0..conns + threads {
+                let body = login_body(
+                    &format!("user{}@example.com", t % users),
+                    "Passw0rd!",
+                    scope,
+                );
+                let (_, body) = post(&http, &token_url, &body).await;
+                tokens.push(format!("\"{}\"", body["refresh_token"].as_str().unwrap()));
+            }
+            let script = format!(
+                r#"local tokens = {{{}}}
 local threads = 0
-function setup(thread) threads = threads + 1; thread:set("token", tokens[threads]) end
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local pool = {{}}
+function init(args)
+  for i = tid, #tokens, {threads} do pool[#pool + 1] = tokens[i] end
+end
 function request()
+  local token = table.remove(pool) or "exhausted"
   return wrk.format("POST", nil, {{["Content-Type"] = "application/x-www-form-urlencoded"}},
     "grant_type=refresh_token&{client}&refresh_token=" .. token)
 end
 function response(status, headers, body)
   local t = string.match(body, '"refresh_token":"([^"]+)"')
-  if t then token = t end
+  if t then pool[#pool + 1] = t end
 end
 "#,
-            tokens.join(",")
-        );
-        let w = wrk(&token_url, &script, conns, conns, o.seconds as f64).await;
-        println!(
-            "refresh grants/s (scope {scope}): {:.0}  p50 {:.1} ms  p99 {:.1} ms  (non-2xx: {})",
-            w.rate, w.p50_ms, w.p99_ms, w.non_2xx
-        );
+                tokens.join(",")
+            );
+            let w = wrk(&token_url, &script, threads, conns, o.seconds as f64).await;
+            println!(
+                "refresh grants/s (scope {scope}): {:.0}  p50 {:.1} ms  p99 {:.1} ms  (non-2xx: {})",
+                w.rate, w.p50_ms, w.p99_ms, w.non_2xx
+            );
+        }
     }
-
-    // 5. /userinfo with valid access tokens of 8 users.
-    let mut headers = Vec::new();
-    for i in 0..8 {
-        let body = login_body(
-            &format!("user{i}@example.com"),
-            "Passw0rd!",
-            "openid profile email",
-        );
-        let (_, body) = post(&http, &token_url, &body).await;
-        headers.push(format!("\"{}\"", body["access_token"].as_str().unwrap()));
-    }
-    let script = format!(
-        r#"local tokens = {{{}}}
+    if run("userinfo") {
+        // 5. /userinfo with valid access tokens of 8 users.
+        let mut headers = Vec::new();
+        for i in 0..8 {
+            let body = login_body(
+                &format!("user{i}@example.com"),
+                "Passw0rd!",
+                "openid profile email",
+            );
+            let (_, body) = post(&http, &token_url, &body).await;
+            headers.push(format!("\"{}\"", body["access_token"].as_str().unwrap()));
+        }
+        let script = format!(
+            r#"local tokens = {{{}}}
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function request()
   return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[(tid % #tokens) + 1]}}, nil)
 end
 "#,
-        headers.join(",")
-    );
-    let w = wrk(
-        &format!("{base}/userinfo"),
-        &script,
-        1,
-        workers * 16,
-        o.seconds as f64,
-    )
-    .await;
-    println!(
-        "/userinfo/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
-        w.rate, w.p50_ms, w.p99_ms, w.non_2xx
-    );
-
+            headers.join(",")
+        );
+        let w = wrk(
+            &format!("{base}/userinfo"),
+            &script,
+            1,
+            workers * 16,
+            o.seconds as f64,
+        )
+        .await;
+        println!(
+            "/userinfo/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
+            w.rate, w.p50_ms, w.p99_ms, w.non_2xx
+        );
+    }
     let (_, peak) = rss_mib(pid);
     println!("server RSS: idle {idle_rss:.1} MiB at start, peak under load {peak:.1} MiB");
 }

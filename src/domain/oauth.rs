@@ -404,11 +404,11 @@ async fn refresh_grant(
 ) -> Result<TokenResponse, Error> {
     let presented = required(req.body, "refresh_token")?;
     let hash = token_hash(presented);
-    let stored = ctx
+    let (stored, user) = ctx
         .store
         .refresh_token(&hash)
         .await?
-        .filter(|t| t.client_id == client.client_id)
+        .filter(|(t, _)| t.client_id == client.client_id)
         .ok_or(Error::InvalidRefreshToken)?;
     if stored.used_at.is_some() {
         // A rotated token came back: whoever holds the family may be an attacker.
@@ -430,11 +430,6 @@ async fn refresh_grant(
         }
         None => granted,
     };
-    let user = ctx
-        .store
-        .user_by_id(&stored.user_id)
-        .await?
-        .ok_or(Error::InvalidRefreshToken)?;
     if user.blocked {
         return Err(Error::UserBlocked);
     }
@@ -514,7 +509,7 @@ pub async fn revoke(ctx: &OAuthContext<'_>, req: &OAuthRequest<'_>) -> Result<()
         .ok_or(Error::UnknownClient)?;
     check_origin(ctx, &client, req.origin)?;
     authenticate(&client, secret.as_deref())?;
-    if let Some(stored) = ctx.store.refresh_token(&token_hash(token)).await?
+    if let Some((stored, _)) = ctx.store.refresh_token(&token_hash(token)).await?
         && stored.client_id == client.client_id
     {
         ctx.store.revoke_refresh_family(&stored.family_id).await?;

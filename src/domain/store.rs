@@ -126,7 +126,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
 
-    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError>;
+    /// A refresh token with its user, in one read (a refresh needs both; the foreign key
+    /// deletes a user's tokens with the user).
+    async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, User)>, StoreError>;
 
     /// Stores `new_hash` as the successor of `old_hash` (same family, client, user, scope,
     /// audience and expiry), which marks `old_hash` used. A token has at most one successor:

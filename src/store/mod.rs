@@ -787,20 +787,25 @@ impl Store for SqlStore {
             .map(|_| ())
     }
 
-    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        // A token is used once a child names it.
-        sqlx::query(
+    async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, User)>, StoreError> {
+        // A token is used once a child names it. The user's columns do not clash with the
+        // token's, so USER_COLUMNS needs no table prefix here.
+        sqlx::query(&format!(
             "SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.audience, \
-             t.created_at, t.expires_at, c.created_at AS used_at FROM refresh_tokens t \
+             t.created_at, t.expires_at, c.created_at AS used_at, {USER_COLUMNS} \
+             FROM refresh_tokens t JOIN users ON users.id = t.user_id \
              LEFT JOIN refresh_tokens c ON c.parent_hash = t.token_hash \
-             WHERE t.token_hash = $1",
-        )
+             WHERE t.token_hash = $1"
+        ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?
         .as_ref()
-        .map(refresh_token_from_row)
+        .map(|row| Ok((refresh_token_from_row(row)?, user_from_row(row)?)))
         .transpose()
     }
 

@@ -48,7 +48,10 @@ impl Drop for ServerProcess {
 fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
     let tenant = dir.join("tenant.yaml");
     std::fs::write(&tenant, TENANT).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+    // LATCHKEY_BENCH_BIN runs another build of the server (to compare two commits side by side).
+    let bin = std::env::var("LATCHKEY_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_owned());
+    let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
         .arg("--tenant-file")
         .arg(&tenant)
@@ -85,12 +88,91 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// What one `wrk` run reports.
+/// What one `wrk` run reports, with the CPU time spent per request during it.
 struct Wrk {
     rate: f64,
     non_2xx: u64,
     p50_ms: f64,
     p99_ms: f64,
+    cpu: Cpu,
+}
+
+/// CPU milliseconds: the server process's, the load generator's (this process's waited-for
+/// children) and the whole machine's busy time (which adds database processes and the kernel's
+/// own threads, e.g. block I/O).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    load: f64,
+    machine: f64,
+}
+
+impl Cpu {
+    fn now(pid: u32) -> Self {
+        // Clock ticks of 10 ms (USER_HZ = 100). Fields after the parenthesised command name:
+        // utime, stime, cutime, cstime are the 12th to 15th.
+        let proc_ticks = |path: &str, fields: [usize; 2]| {
+            let stat = std::fs::read_to_string(path).unwrap_or_default();
+            let rest: Vec<f64> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect();
+            fields
+                .iter()
+                .map(|&i| rest.get(i).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                * 10.0
+        };
+        let machine = std::fs::read_to_string("/proc/stat")
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .map(|l| {
+                let v: Vec<f64> = l
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|x| x.parse().unwrap_or(0.0))
+                    .collect();
+                // user nice system idle iowait irq softirq steal: busy is all but idle, iowait
+                // and steal (time the hypervisor gave to someone else).
+                v.iter().take(8).sum::<f64>()
+                    - v.get(3).unwrap_or(&0.0)
+                    - v.get(4).unwrap_or(&0.0)
+                    - v.get(7).unwrap_or(&0.0)
+            })
+            .unwrap_or(0.0)
+            * 10.0;
+        Self {
+            server: proc_ticks(&format!("/proc/{pid}/stat"), [11, 12]),
+            load: proc_ticks("/proc/self/stat", [13, 14]),
+            machine,
+        }
+    }
+
+    /// CPU per operation between two snapshots.
+    fn per(self, later: Cpu, operations: f64) -> Cpu {
+        let n = operations.max(1.0);
+        Cpu {
+            server: (later.server - self.server) / n,
+            load: (later.load - self.load) / n,
+            machine: (later.machine - self.machine) / n,
+        }
+    }
+}
+
+impl std::fmt::Display for Cpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CPU per request: server {:.3} ms, wrk {:.3} ms, rest of the machine {:.3} ms",
+            self.server,
+            self.load,
+            (self.machine - self.server - self.load).max(0.0)
+        )
+    }
 }
 
 fn wrk_ms(text: &str, label: &str) -> f64 {
@@ -112,10 +194,18 @@ fn wrk_ms(text: &str, label: &str) -> f64 {
 }
 
 /// Runs `wrk` with a Lua `script` against `url`: `threads` threads, `connections` connections.
-async fn wrk(url: &str, script: &str, threads: usize, connections: usize, secs: f64) -> Wrk {
+async fn wrk(
+    pid: u32,
+    url: &str,
+    script: &str,
+    threads: usize,
+    connections: usize,
+    secs: f64,
+) -> Wrk {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.lua");
     std::fs::write(&path, script).unwrap();
+    let before = Cpu::now(pid);
     let out = tokio::process::Command::new("wrk")
         .args([
             "--latency",
@@ -132,7 +222,15 @@ async fn wrk(url: &str, script: &str, threads: usize, connections: usize, secs: 
         .output()
         .await
         .expect("wrk is needed for --mode tokens (apt-get install wrk)");
+    let after = Cpu::now(pid);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // "  12345 requests in 10.00s, 1.2MB read"
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
     let field = |prefix: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(prefix))
@@ -145,6 +243,7 @@ async fn wrk(url: &str, script: &str, threads: usize, connections: usize, secs: 
         non_2xx: field("Non-2xx or 3xx responses") as u64,
         p50_ms: wrk_ms(&text, "50%"),
         p99_ms: wrk_ms(&text, "99%"),
+        cpu: before.per(after, requests),
     }
 }
 
@@ -169,12 +268,15 @@ struct Alternated {
     load: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Mean over the load windows.
+    cpu: Cpu,
 }
 
 /// Alternates `rounds` windows of `work` on `workers` threads with windows of `wrk` running
 /// `script` against `url`, so that drift in the machine's speed weighs on both sides.
 #[allow(clippy::too_many_arguments)]
 async fn alternate(
+    pid: u32,
     rounds: usize,
     window: f64,
     workers: usize,
@@ -185,6 +287,7 @@ async fn alternate(
     connections: usize,
 ) -> Alternated {
     let (mut raw, mut load, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cpu = Cpu::default();
     for _ in 0..rounds {
         let work = work.clone();
         raw.push(
@@ -192,8 +295,12 @@ async fn alternate(
                 .await
                 .unwrap(),
         );
-        let w = wrk(url, script, threads, connections, window).await;
+        let w = wrk(pid, url, script, threads, connections, window).await;
         assert_eq!(w.non_2xx, 0, "failed requests under load");
+        let k = rounds as f64;
+        cpu.server += w.cpu.server / k;
+        cpu.load += w.cpu.load / k;
+        cpu.machine += w.cpu.machine / k;
         load.push(w.rate);
         p50.push(w.p50_ms);
         p99.push(w.p99_ms);
@@ -203,6 +310,7 @@ async fn alternate(
         load: median(load),
         p50_ms: median(p50),
         p99_ms: median(p99),
+        cpu,
     }
 }
 
@@ -276,6 +384,7 @@ pub async fn tokens(o: &Opts) {
             })
         });
         let l = alternate(
+            pid,
             rounds,
             window,
             workers,
@@ -292,6 +401,7 @@ pub async fn tokens(o: &Opts) {
             "password logins/s (scope openid profile email: id_token + access token): {lg:.1}  p50 {:.0} ms  p99 {:.0} ms",
             l.p50_ms, l.p99_ms
         );
+        println!("  {}", l.cpu);
         println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
     }
     if run("timing") {
@@ -339,6 +449,7 @@ pub async fn tokens(o: &Opts) {
             jsonwebtoken::encode(&h, &claims, &encoding).unwrap();
         });
         let c = alternate(
+            pid,
             rounds,
             window,
             workers,
@@ -355,6 +466,7 @@ pub async fn tokens(o: &Opts) {
             "client_credentials grants/s: {cc:.0}  p50 {:.1} ms  p99 {:.1} ms",
             c.p50_ms, c.p99_ms
         );
+        println!("  {}", c.cpu);
         println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
     }
     if run("refresh") {
@@ -394,11 +506,12 @@ end
 "#,
                 tokens.join(",")
             );
-            let w = wrk(&token_url, &script, threads, conns, o.seconds as f64).await;
+            let w = wrk(pid, &token_url, &script, threads, conns, o.seconds as f64).await;
             println!(
                 "refresh grants/s (scope {scope}): {:.0}  p50 {:.1} ms  p99 {:.1} ms  (non-2xx: {})",
                 w.rate, w.p50_ms, w.p99_ms, w.non_2xx
             );
+            println!("  {}", w.cpu);
         }
     }
     if run("userinfo") {
@@ -424,6 +537,7 @@ end
             headers.join(",")
         );
         let w = wrk(
+            pid,
             &format!("{base}/userinfo"),
             &script,
             1,
@@ -435,6 +549,7 @@ end
             "/userinfo/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
             w.rate, w.p50_ms, w.p99_ms, w.non_2xx
         );
+        println!("  {}", w.cpu);
     }
     let (_, peak) = rss_mib(pid);
     println!("server RSS: idle {idle_rss:.1} MiB at start, peak under load {peak:.1} MiB");

@@ -2,9 +2,11 @@
 //! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]
 //! [--only logins,timing,cc,refresh,userinfo]`.
 //!
-//! `saturate` (default): measures the raw Argon2id hash rate on the server's worker count,
-//! then drives signups at a started server from a concurrent client, then overloads it; prints
-//! signups/s, p50/p99 latency, signups/s ÷ hashes/s and the latency of 429 answers.
+//! `saturate` (default): alternates windows of raw Argon2id hashing on the server's worker
+//! count with windows of signups driven at a started server by `wrk` (Debian package `wrk`;
+//! `--concurrency` connections), then overloads it from an in-process client; prints signups/s,
+//! p50/p99 latency, CPU per signup, signups/s ÷ hashes/s (median over the signup windows, each
+//! against the raw windows either side) and the latency of 429 answers.
 //! `scale`: with policy `none` and a cheap hash, measures the non-hash cost of a signup with
 //! 1k users stored, then with 1M users stored (seeded in bulk with one precomputed hash).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -110,6 +112,12 @@ fn raw_hash_rate(workers: usize, secs: f64) -> f64 {
 }
 
 fn hash_rate(workers: usize, secs: f64, plain: bool) -> f64 {
+    raw_rate(workers, secs, hash_work(plain))
+}
+
+/// One OWASP-parameter hash per call: through `Engine` (per-thread reused memory, exactly what
+/// the server's workers run), or through the library's plain `hash_password` when `plain`.
+fn hash_work(plain: bool) -> Arc<dyn Fn() + Send + Sync> {
     use latchkey::domain::hasher::{Engine, HashParams};
     thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
     let argon = Argon2::new(
@@ -117,23 +125,18 @@ fn hash_rate(workers: usize, secs: f64, plain: bool) -> f64 {
         Version::V0x13,
         Params::new(19_456, 2, 1, None).unwrap(),
     );
-    raw_rate(
-        workers,
-        secs,
-        Arc::new(move || {
-            if plain {
-                let salt = SaltString::generate(&mut rand::rngs::OsRng);
-                argon.hash_password(b"Passw0rd!", &salt).unwrap();
-            } else {
-                ENGINE.with(|e| {
-                    let mut e = e.borrow_mut();
-                    let engine =
-                        e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
-                    engine.hash(b"Passw0rd!").unwrap();
-                });
-            }
-        }),
-    )
+    Arc::new(move || {
+        if plain {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            argon.hash_password(b"Passw0rd!", &salt).unwrap();
+        } else {
+            ENGINE.with(|e| {
+                let mut e = e.borrow_mut();
+                let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
+                engine.hash(b"Passw0rd!").unwrap();
+            });
+        }
+    })
 }
 
 /// Runs `work` on `workers` threads for `secs`; returns operations per second.
@@ -157,16 +160,6 @@ fn raw_rate(workers: usize, secs: f64, work: Arc<dyn Fn() + Send + Sync>) -> f64
         h.join().unwrap();
     }
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-/// CPU seconds (user + system) this process has used so far.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// CPU seconds used so far by this process's threads whose name starts with `prefix`.
@@ -352,63 +345,54 @@ async fn saturate(o: &Opts) {
     );
 
     // Warm-up (connections, page cache); then alternating windows of raw hashing and of
-    // signups, so that drift in the machine's speed weighs on both sides equally.
+    // signups, so that drift in the machine's speed weighs on both sides equally. The load
+    // comes from wrk, a separate C process (the in-process client it replaces took ~0.5 ms of
+    // the shared cores per signup); each request signs up a fresh email.
     drive(&server.base, "bench", concurrency, 2.0, None, "warm").await;
-    // Windows of about 4 s, at least six of each kind.
+    // Windows of whole seconds (wrk's unit), about 4 s, at least six of each kind.
     let rounds = (o.seconds as usize / 4).max(6);
-    let window = o.seconds as f64 / rounds as f64;
-    let (mut hashes_n, mut hashes_t, mut ok, mut elapsed) = (0.0, 0.0, 0usize, 0.0);
-    let mut latencies = Vec::new();
-    let mut other = Vec::new();
-    let (mut cpu, mut wall, mut hash_cpu) = (0.0, 0.0, 0.0);
-    for round in 0..rounds {
-        let rate = tokio::task::spawn_blocking(move || raw_hash_rate(workers, window))
-            .await
-            .unwrap();
-        hashes_n += rate * window;
-        hashes_t += window;
-        let cpu0 = cpu_seconds();
-        let hash0 = thread_cpu_seconds("latchkey-hash");
-        let run = drive(
-            &server.base,
-            "bench",
-            concurrency,
-            window,
-            None,
-            &format!("run{round}"),
-        )
-        .await;
-        hash_cpu += thread_cpu_seconds("latchkey-hash") - hash0;
-        cpu += cpu_seconds() - cpu0;
-        wall += run.elapsed.as_secs_f64();
-        ok += run.ok;
-        elapsed += run.elapsed.as_secs_f64();
-        latencies.extend(run.ok_latency);
-        other.extend(run.other);
-    }
-    latencies.sort();
-    let hashes = hashes_n / hashes_t;
-    let signups = ok as f64 / elapsed;
-    let p50 = percentile(&latencies, 0.50);
-    let p99 = percentile(&latencies, 0.99);
-    println!("raw argon2id hashes/s ({workers} threads): {hashes:.1}");
+    let window = (o.seconds as f64 / rounds as f64).round().max(1.0);
+    let script = r#"local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+n = 0
+local run = tostring(os.time()) .. tostring(math.random(1000000))
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"client_id":"bench-client","connection":"bench","password":"Passw0rd!","email":"r' .. run
+      .. "-" .. tid .. "-" .. n .. '@example.com"}')
+end
+"#;
+    let hash = hash_work(false);
+    let hash_cpu0 = thread_cpu_seconds("latchkey-hash");
+    let a = tokens::alternate(
+        std::process::id(),
+        rounds,
+        window,
+        workers,
+        hash,
+        &format!("{}/dbconnections/signup", server.base),
+        script,
+        1,
+        concurrency,
+    )
+    .await;
+    let hash_cpu = thread_cpu_seconds("latchkey-hash") - hash_cpu0;
+    let (hashes, signups) = (a.raw, a.load);
+    println!("raw argon2id hashes/s ({workers} threads, median of {rounds} windows): {hashes:.1}");
+    println!("signups/s (median of {rounds} windows of {window} s): {signups:.1}");
     println!(
-        "signups/s: {signups:.1}  ({ok} ok, {} other statuses {:?})",
-        other.len(),
-        other.iter().take(5).collect::<Vec<_>>()
-    );
-    println!(
-        "CPU used during signups: {:.2} of {workers} cores, of which hashing workers {:.2}",
-        cpu / wall,
-        hash_cpu / wall
+        "  {} (this process is the server; the hashing threads took {:.2} of {workers} cores)",
+        a.cpu,
+        hash_cpu / (rounds as f64 * window)
     );
     println!(
         "latency p50: {:.1} ms  p99: {:.1} ms  p99/p50: {:.2}",
-        ms(p50),
-        ms(p99),
-        ms(p99) / ms(p50)
+        a.p50_ms,
+        a.p99_ms,
+        a.p99_ms / a.p50_ms
     );
-    println!("ratio signups/s / hashes/s: {:.3}", signups / hashes);
+    println!("ratio signups/s / hashes/s: {:.3}", a.ratio);
 
     // Overload: far more concurrent clients than workers + queue; the excess must be refused
     // at once.

@@ -101,7 +101,7 @@ struct Wrk {
 /// children) and the whole machine's busy time (which adds database processes and the kernel's
 /// own threads, e.g. block I/O).
 #[derive(Clone, Copy, Default)]
-struct Cpu {
+pub(super) struct Cpu {
     server: f64,
     load: f64,
     machine: f64,
@@ -262,20 +262,38 @@ end
     )
 }
 
+/// Waits (at most 3 s) until the server has used at most one clock tick of CPU in 100 ms, so
+/// that requests a load window left in flight do not run into the next raw window.
+async fn settle(pid: u32) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(3);
+    let mut last = Cpu::now(pid).server;
+    while Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = Cpu::now(pid).server;
+        if now - last <= 10.0 {
+            return;
+        }
+        last = now;
+    }
+}
+
 /// Medians of alternating windows: raw work on the cores, then the server under wrk load.
-struct Alternated {
-    raw: f64,
-    load: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(super) struct Alternated {
+    pub(super) raw: f64,
+    pub(super) load: f64,
+    pub(super) p50_ms: f64,
+    pub(super) p99_ms: f64,
     /// Mean over the load windows.
-    cpu: Cpu,
+    pub(super) cpu: Cpu,
+    /// Median over the load windows of load ÷ the mean of the raw windows either side of it:
+    /// each load window is compared with the machine as it was just before and just after.
+    pub(super) ratio: f64,
 }
 
 /// Alternates `rounds` windows of `work` on `workers` threads with windows of `wrk` running
 /// `script` against `url`, so that drift in the machine's speed weighs on both sides.
 #[allow(clippy::too_many_arguments)]
-async fn alternate(
+pub(super) async fn alternate(
     pid: u32,
     rounds: usize,
     window: f64,
@@ -288,14 +306,15 @@ async fn alternate(
 ) -> Alternated {
     let (mut raw, mut load, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut cpu = Cpu::default();
+    let raw_window = |work: Arc<dyn Fn() + Send + Sync>| async move {
+        tokio::task::spawn_blocking(move || raw_rate(workers, window, work))
+            .await
+            .unwrap()
+    };
     for _ in 0..rounds {
-        let work = work.clone();
-        raw.push(
-            tokio::task::spawn_blocking(move || raw_rate(workers, window, work))
-                .await
-                .unwrap(),
-        );
+        raw.push(raw_window(work.clone()).await);
         let w = wrk(pid, url, script, threads, connections, window).await;
+        settle(pid).await;
         assert_eq!(w.non_2xx, 0, "failed requests under load");
         let k = rounds as f64;
         cpu.server += w.cpu.server / k;
@@ -305,7 +324,14 @@ async fn alternate(
         p50.push(w.p50_ms);
         p99.push(w.p99_ms);
     }
+    raw.push(raw_window(work).await);
+    let ratios = load
+        .iter()
+        .enumerate()
+        .map(|(i, l)| l / ((raw[i] + raw[i + 1]) / 2.0))
+        .collect();
     Alternated {
+        ratio: median(ratios),
         raw: median(raw),
         load: median(load),
         p50_ms: median(p50),
@@ -402,7 +428,7 @@ pub async fn tokens(o: &Opts) {
             l.p50_ms, l.p99_ms
         );
         println!("  {}", l.cpu);
-        println!("ratio logins/s / verifications/s: {:.3}", lg / rv);
+        println!("ratio logins/s / verifications/s: {:.3}", l.ratio);
     }
     if run("timing") {
         // 2. Unknown user vs wrong password, one request at a time, interleaved. Unknown emails are
@@ -467,7 +493,7 @@ pub async fn tokens(o: &Opts) {
             c.p50_ms, c.p99_ms
         );
         println!("  {}", c.cpu);
-        println!("ratio grants/s / signatures/s: {:.3}", cc / rs);
+        println!("ratio grants/s / signatures/s: {:.3}", c.ratio);
     }
     if run("refresh") {
         // 4. Refresh grants: every connection refreshes a token chain of its own (the newest

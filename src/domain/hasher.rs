@@ -185,6 +185,8 @@ pub struct Hasher {
     queue: Sender<Job>,
     /// Admitted jobs not yet finished; never above `capacity`.
     in_flight: Arc<AtomicUsize>,
+    /// Jobs skipped because their request was dropped while they waited.
+    skipped: Arc<AtomicUsize>,
     capacity: usize,
     dummy_hash: Arc<String>,
 }
@@ -214,16 +216,25 @@ impl Hasher {
         // Unbounded, because admission (`admit`) already bounds what enters.
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let skipped = Arc::new(AtomicUsize::new(0));
         let workers = workers.max(1);
         for i in 0..workers {
             let rx = rx.clone();
             let in_flight = in_flight.clone();
+            let skipped = skipped.clone();
             let mut engine = Engine::new(params)?;
             std::thread::Builder::new()
                 .name(format!("latchkey-hash-{i}"))
                 .spawn(move || {
                     lower_priority();
                     while let Ok(job) = rx.recv() {
+                        // The request was dropped while queued (its client went away): nobody
+                        // would read the answer, so the hash is skipped.
+                        if job.reply.is_closed() {
+                            skipped.fetch_add(1, Ordering::Relaxed);
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                            continue;
+                        }
                         let answer = engine.run(job.work);
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                         let _ = job.reply.send(answer);
@@ -234,12 +245,18 @@ impl Hasher {
         Ok(Self {
             queue: tx,
             in_flight,
+            skipped,
             capacity: workers + queue,
             dummy_hash: Arc::new(dummy_hash),
         })
     }
 
     /// Jobs admitted and not yet finished (running or waiting).
+    /// Jobs skipped so far because nobody waited for them any more.
+    pub fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
@@ -359,6 +376,25 @@ mod tests {
             .count();
         assert_eq!(admitted, 2, "one running and one queued");
         assert_eq!(admitted + refused, 10);
+        assert_eq!(h.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_queued_is_not_hashed() {
+        use futures::FutureExt as _;
+        let slow = HashParams {
+            m_cost: 19_456,
+            t_cost: 10,
+            p_cost: 1,
+        };
+        let h = Hasher::new(slow, 1, 2).unwrap();
+        let mut running = Box::pin(h.hash(Password("a".into())));
+        assert!((&mut running).now_or_never().is_none(), "submitted");
+        // Queued behind a slow hash, then dropped (its client went away).
+        assert!(h.hash(Password("b".into())).now_or_never().is_none());
+        assert!(running.await.is_ok());
+        assert!(h.hash(Password("c".into())).await.is_ok());
+        assert_eq!(h.skipped(), 1);
         assert_eq!(h.in_flight(), 0);
     }
 

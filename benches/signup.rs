@@ -118,24 +118,34 @@ fn hash_rate(workers: usize, secs: f64, plain: bool) -> f64 {
 /// One OWASP-parameter hash per call: through `Engine` (per-thread reused memory, exactly what
 /// the server's workers run), or through the library's plain `hash_password` when `plain`.
 fn hash_work(plain: bool) -> Arc<dyn Fn() + Send + Sync> {
-    use latchkey::domain::hasher::{Engine, HashParams};
-    thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
+    if !plain {
+        return engine_work(|engine| {
+            engine.hash(b"Passw0rd!").unwrap();
+        });
+    }
     let argon = Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
         Params::new(19_456, 2, 1, None).unwrap(),
     );
     Arc::new(move || {
-        if plain {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon.hash_password(b"Passw0rd!", &salt).unwrap();
-        } else {
-            ENGINE.with(|e| {
-                let mut e = e.borrow_mut();
-                let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
-                engine.hash(b"Passw0rd!").unwrap();
-            });
-        }
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon.hash_password(b"Passw0rd!", &salt).unwrap();
+    })
+}
+
+/// `work` run with this thread's own `Engine` (OWASP parameters), kept between calls as the
+/// server's hashing threads keep theirs.
+fn engine_work(
+    work: impl Fn(&mut latchkey::domain::hasher::Engine) + Send + Sync + 'static,
+) -> Arc<dyn Fn() + Send + Sync> {
+    use latchkey::domain::hasher::{Engine, HashParams};
+    thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
+    Arc::new(move || {
+        ENGINE.with(|e| {
+            let mut e = e.borrow_mut();
+            work(e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap()));
+        })
     })
 }
 

@@ -16,7 +16,7 @@ use std::time::Instant;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use super::{Opts, database_url, median, ms, raw_rate};
+use super::{Opts, database_url, engine_work, median, ms, raw_rate};
 
 const TENANT: &str = "
 tenant:
@@ -400,14 +400,8 @@ pub async fn tokens(o: &Opts) {
         let login_script = form_script(&format!(
             r#""grant_type=password&{client}&password=Passw0rd%21&scope=openid%20profile%20email&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com""#
         ));
-        let phc = Arc::new(phc);
-        thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
-        let verify = Arc::new(move || {
-            ENGINE.with(|e| {
-                let mut e = e.borrow_mut();
-                let engine = e.get_or_insert_with(|| Engine::new(HashParams::default()).unwrap());
-                assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
-            })
+        let verify = engine_work(move |engine| {
+            assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
         });
         let l = alternate(
             pid,

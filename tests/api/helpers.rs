@@ -275,6 +275,15 @@ impl TestApp {
         body
     }
 
+    /// Logs in with `scope` (which must include `offline_access`) and returns the refresh token.
+    pub async fn refresh_token(&self, email: &str, scope: &str) -> String {
+        let body = self.login(email, scope).await;
+        body["refresh_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no refresh token: {body}"))
+            .to_owned()
+    }
+
     /// Signs `email` up with `PASSWORD` on the default connection.
     pub async fn signed_up(&self, email: &str) -> String {
         let (status, body) = parts(

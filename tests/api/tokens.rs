@@ -490,10 +490,9 @@ async fn concurrent_refreshes_with_one_token_let_one_win(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("race@example.com").await;
     for _ in 0..5 {
-        let t = app.login("race@example.com", "openid offline_access").await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let t = app
+            .refresh_token("race@example.com", "openid offline_access")
+            .await;
         let body = refresh(&t);
         let results = futures::future::join_all((0..20).map(|_| app.token(&body))).await;
         let mut winners = Vec::new();
@@ -519,10 +518,7 @@ async fn concurrent_refreshes_with_one_token_let_one_win(backend: Backend) {
 async fn revoke_answers_200_and_kills_the_family(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("rev@example.com").await;
-    let t = app.login("rev@example.com", "offline_access").await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = app.refresh_token("rev@example.com", "offline_access").await;
     let revoke = |token: &str| {
         app.http
             .post(app.url("/oauth/revoke"))
@@ -803,14 +799,8 @@ async fn forwarded_for_is_trusted_only_when_configured(backend: Backend) {
 async fn housekeeping_drops_expired_tokens_and_idle_counters_only(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signed_up("old@example.com").await;
-    let expired = app.login("old@example.com", "offline_access").await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let live = app.login("old@example.com", "offline_access").await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let expired = app.refresh_token("old@example.com", "offline_access").await;
+    let live = app.refresh_token("old@example.com", "offline_access").await;
     // Rotate the first once, so that its family has two rows; then expire that family.
     let (_, rotated) = parts(app.token(&refresh(&expired)).await).await;
     let expired_next = rotated["refresh_token"].as_str().unwrap().to_owned();

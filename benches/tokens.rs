@@ -535,9 +535,9 @@ end
         }
     }
     if run("userinfo") {
-        // 5. /userinfo with valid access tokens of 8 users.
+        // 5. /userinfo with valid access tokens of every user, each request the next user's.
         let mut headers = Vec::new();
-        for i in 0..8 {
+        for i in 0..users {
             let body = login_body(
                 &format!("user{i}@example.com"),
                 "Passw0rd!",
@@ -548,10 +548,10 @@ end
         }
         let script = format!(
             r#"local tokens = {{{}}}
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
 function request()
-  return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[(tid % #tokens) + 1]}}, nil)
+  n = n % #tokens + 1
+  return wrk.format("GET", nil, {{["Authorization"] = "Bearer " .. tokens[n]}}, nil)
 end
 "#,
             headers.join(",")

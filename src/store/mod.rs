@@ -19,7 +19,9 @@ use crate::domain::tenant::{
 };
 use crate::domain::user::{NewUser, Profile, User};
 
+mod reads;
 mod writes;
+use reads::UserReader;
 use writes::{Stmt, Writer};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -34,6 +36,8 @@ struct Dialect {
     /// 100 ms each), and every commit costs an fsync. Its writes are queued in-process and the
     /// hot ones committed in batches (see `writes`).
     serialize_writes: bool,
+    /// A subquery body yielding the elements of the JSON array of strings bound as `$1`.
+    json_strings: &'static str,
 }
 
 const SQLITE: Dialect = Dialect {
@@ -51,12 +55,14 @@ const SQLITE: Dialect = Dialect {
         "PRAGMA cache_size = -16384",
     ],
     serialize_writes: true,
+    json_strings: "value FROM json_each($1)",
 };
 
 const POSTGRES: Dialect = Dialect {
     migrator: &POSTGRES_MIGRATIONS,
     on_connect: &[],
     serialize_writes: false,
+    json_strings: "json_array_elements_text($1::json)",
 };
 
 /// How long tenant settings and clients are served from memory: a change made by another
@@ -122,6 +128,7 @@ pub struct SqlStore {
     write_gate: Option<Arc<tokio::sync::Semaphore>>,
     /// Hot-path writes (users, login attempts, refresh tokens).
     writes: Writer,
+    users: UserReader,
     settings: moka::sync::Cache<(), TenantSettings>,
     clients: moka::sync::Cache<(String, String), ClientLookup>,
 }
@@ -334,6 +341,7 @@ impl SqlStore {
             None => Writer::direct(pool.clone()),
         };
         Ok(Self {
+            users: UserReader::start(pool.clone(), dialect.json_strings),
             pool,
             write_gate,
             writes,
@@ -704,14 +712,7 @@ impl Store for SqlStore {
     }
 
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        self.users.user_by_id(id).await
     }
 
     async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError> {

@@ -644,6 +644,41 @@ async fn userinfo_answers_the_current_profile(backend: Backend) {
     assert_eq!(status, 401);
 }
 
+/// Concurrent lookups share database queries (see `store::reads`); each request must still get
+/// its own user's profile, and a blocked user in the same burst must be refused alone.
+async fn concurrent_userinfo_requests_each_get_their_own_user(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let email = format!("person{i}@example.com");
+        let id = app.signed_up(&email).await;
+        let body = app.login(&email, "openid email").await;
+        people.push((email, id, body["access_token"].as_str().unwrap().to_owned()));
+    }
+    app.sql("UPDATE users SET blocked = TRUE WHERE email = 'person5@example.com'")
+        .await;
+    let requests = (0..48).map(|n| {
+        let (email, id, token) = &people[n % people.len()];
+        let app = &app;
+        async move { (email, id, parts(app.userinfo(token).await).await) }
+    });
+    for (email, id, (status, info)) in futures::future::join_all(requests).await {
+        if email == "person5@example.com" {
+            assert_eq!(
+                (status, info),
+                (
+                    401,
+                    json!({"error":"invalid_token","error_description":"the user is gone or blocked"})
+                )
+            );
+        } else {
+            assert_eq!(status, 200, "{info}");
+            assert_eq!(info["sub"], format!("auth0|{id}"));
+            assert_eq!(&info["email"], email.as_str());
+        }
+    }
+}
+
 fn base64_url(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
@@ -941,6 +976,7 @@ crate::both_stores!(
     revoke_answers_200_and_kills_the_family,
     client_credentials_issue_machine_tokens,
     userinfo_answers_the_current_profile,
+    concurrent_userinfo_requests_each_get_their_own_user,
     brute_force_protection_blocks_after_ten_failures,
     failures_reset_on_success_and_unknown_users_count,
     brute_force_counts_are_shared_by_instances,

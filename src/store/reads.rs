@@ -1,0 +1,102 @@
+//! Batched point reads: concurrent lookups of users by id share one query. Each query costs the
+//! database a round trip and a statement execution whatever its size; under load, lookups that
+//! arrive while earlier ones are in flight wait for a slot and then go together. An idle server
+//! runs each lookup at once, so nothing waits for a timer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{USER_COLUMNS, backend, user_from_row};
+use crate::domain::store::StoreError;
+use crate::domain::user::User;
+
+/// Most ids one query takes.
+const MAX_BATCH: usize = 64;
+
+/// Queries in flight at once. Few, so that lookups queue and batch instead of each taking a
+/// connection of their own.
+const IN_FLIGHT: usize = 2;
+
+type Reply = Result<Option<User>, StoreError>;
+
+struct Lookup {
+    id: String,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Looks users up by id, batching concurrent lookups.
+pub struct UserReader {
+    queue: mpsc::UnboundedSender<Lookup>,
+}
+
+impl UserReader {
+    /// Starts the reader task. `json_ids` is a subquery body yielding the elements of the JSON
+    /// array of ids bound as `$1`: the only part of the query that differs between databases.
+    pub fn start(pool: AnyPool, json_ids: &str) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT {json_ids})");
+        tokio::spawn(reader_loop(pool, sql.into(), rx));
+        Self { queue }
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Reply {
+        let stopped = || StoreError::Backend("the user reader has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Lookup {
+                id: id.to_owned(),
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn reader_loop(pool: AnyPool, sql: Arc<str>, mut queue: mpsc::UnboundedReceiver<Lookup>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        // Waiting for a slot before draining lets the batch grow while queries are in flight.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(lookup) => batch.push(lookup),
+                Err(_) => break,
+            }
+        }
+        let (pool, sql) = (pool.clone(), sql.clone());
+        tokio::spawn(async move {
+            let found = fetch(&pool, &sql, &batch).await;
+            drop(slot);
+            for lookup in batch {
+                let reply = match &found {
+                    Ok(users) => Ok(users.get(&lookup.id).cloned()),
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = lookup.reply.send(reply);
+            }
+        });
+    }
+}
+
+async fn fetch(
+    pool: &AnyPool,
+    sql: &str,
+    batch: &[Lookup],
+) -> Result<HashMap<String, User>, StoreError> {
+    let ids: Vec<&str> = batch.iter().map(|l| l.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let rows = sqlx::query(sql)
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|row| user_from_row(row).map(|u| (u.id.clone(), u)))
+        .collect()
+}

@@ -455,6 +455,8 @@ pub async fn tokens(o: &Opts) {
     }
     if run("cc") {
         // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
+        // The server's signer (see `domain::jws`), so raw and served signatures cost the same.
+        latchkey::domain::jws::install();
         let key = latchkey::domain::keys::generate(0).unwrap();
         let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
         let claims = json!({"iss": format!("{base}/"), "sub": "bench-client@clients",

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod hasher;
+pub mod jws;
 pub mod keys;
 pub mod oauth;
 pub mod password_policy;

@@ -139,6 +139,7 @@ fn internal(e: impl std::fmt::Display) -> Error {
 
 impl Tokens {
     pub fn new(store: Arc<dyn Store>, cipher: KeyCipher, issuer: &str) -> Self {
+        super::jws::install();
         Self {
             store,
             cipher,
@@ -210,8 +211,8 @@ impl Tokens {
         }
     }
 
-    /// Signs `claims` with the active key (RS256, `kid` in the header). About a millisecond of
-    /// CPU, done on the calling runtime thread: handing it to the blocking pool measured 6 %
+    /// Signs `claims` with the active key (RS256, `kid` in the header; the signer is `jws`).
+    /// Under a millisecond of CPU, done on the calling runtime thread: handing it to the blocking pool measured 6 %
     /// fewer grants/s (wrk, client_credentials), and the blocking pool would let a flood of
     /// grants start up to 512 threads, where the runtime bounds signing to one per worker.
     pub async fn sign(&self, claims: Value) -> Result<String, Error> {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -131,19 +132,22 @@ impl KeyCipher {
     }
 }
 
-/// A new 2048-bit RSA key. CPU-heavy (tens to hundreds of ms): call off the async runtime.
+/// A new 2048-bit RSA key (aws-lc-rs, the signer's library). CPU-heavy (tens of ms): call off
+/// the async runtime.
 pub fn generate(now_ms: i64) -> Result<SigningKey, KeyError> {
-    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-        .map_err(|e| KeyError(e.to_string()))?;
-    let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
-    let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
+    let private = KeyPair::generate(KeySize::Rsa2048).map_err(|e| KeyError(e.to_string()))?;
+    // Big-endian without leading zeros, as RFC 7518 wants `n` and `e`.
+    let public = PublicKeyComponents::<Vec<u8>>::from(private.public_key());
+    let n = URL_SAFE_NO_PAD.encode(&public.n);
+    let e = URL_SAFE_NO_PAD.encode(&public.e);
     // RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order.
     let thumbprint = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
     let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
-    let private_pem = private
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| KeyError(e.to_string()))?
-        .to_string();
+    let der: Pkcs8V1Der = private.as_der().map_err(|e| KeyError(e.to_string()))?;
+    let private_pem = pem::encode_config(
+        &pem::Pem::new("PRIVATE KEY", der.as_ref()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
     Ok(SigningKey {
         public_jwk: json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e}),
         kid,

@@ -32,8 +32,11 @@ static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // Fails only if a provider is already installed, which only this function does.
-        let _ = PROVIDER.install_default();
+        // Fails if jsonwebtoken already chose its own provider (a token was made or checked
+        // before this ran). Tokens are still right, only slower: each signature parses its key.
+        if PROVIDER.install_default().is_err() {
+            tracing::warn!("jsonwebtoken's crypto provider was chosen before latchkey's signer");
+        }
     });
 }
 

@@ -352,6 +352,12 @@ impl SqlStore {
         })
     }
 
+    /// Queries the batched user reader has run; with the number of lookups, how well
+    /// concurrent lookups are shared.
+    pub fn user_queries(&self) -> usize {
+        self.users.queries()
+    }
+
     /// Waits for the right to write (SQLite); a no-op on PostgreSQL.
     async fn writer(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, StoreError> {
         match &self.write_gate {

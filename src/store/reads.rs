@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::AnyPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -30,6 +31,7 @@ struct Lookup {
 /// Looks users up by id, batching concurrent lookups.
 pub struct UserReader {
     queue: mpsc::UnboundedSender<Lookup>,
+    queries: Arc<AtomicUsize>,
 }
 
 impl UserReader {
@@ -38,8 +40,14 @@ impl UserReader {
     pub fn start(pool: AnyPool, json_ids: &str) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT {json_ids})");
-        tokio::spawn(reader_loop(pool, sql.into(), rx));
-        Self { queue }
+        let queries = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(reader_loop(pool, sql.into(), rx, queries.clone()));
+        Self { queue, queries }
+    }
+
+    /// Queries run so far (each serving one batch).
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
     }
 
     pub async fn user_by_id(&self, id: &str) -> Reply {
@@ -55,7 +63,12 @@ impl UserReader {
     }
 }
 
-async fn reader_loop(pool: AnyPool, sql: Arc<str>, mut queue: mpsc::UnboundedReceiver<Lookup>) {
+async fn reader_loop(
+    pool: AnyPool,
+    sql: Arc<str>,
+    mut queue: mpsc::UnboundedReceiver<Lookup>,
+    queries: Arc<AtomicUsize>,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = queue.recv().await {
         // Waiting for a slot before draining lets the batch grow while queries are in flight.
@@ -69,6 +82,12 @@ async fn reader_loop(pool: AnyPool, sql: Arc<str>, mut queue: mpsc::UnboundedRec
                 Err(_) => break,
             }
         }
+        // A lookup whose request is gone (client disconnected, timed out) has nobody to answer.
+        batch.retain(|l| !l.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        queries.fetch_add(1, Ordering::Relaxed);
         let (pool, sql) = (pool.clone(), sql.clone());
         tokio::spawn(async move {
             let found = fetch(&pool, &sql, &batch).await;
@@ -99,4 +118,64 @@ async fn fetch(
     rows.iter()
         .map(|row| user_from_row(row).map(|u| (u.id.clone(), u)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+
+    use super::super::SqlStore;
+
+    async fn store_with_users(dir: &tempfile::TempDir, ids: &[&str]) -> SqlStore {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&url, &Default::default()).await.unwrap();
+        for id in ids {
+            sqlx::query(
+                "INSERT INTO users (id, connection, email, password_hash, created_at, updated_at) \
+                 VALUES ($1, 'c', $2, 'h', 0, 0)",
+            )
+            .bind(*id)
+            .bind(format!("{id}@example.com"))
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_share_queries_and_each_gets_its_own_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_users(&dir, &["a", "b", "c"]).await;
+        let ids = ["a", "b", "c", "nobody"];
+        let found =
+            futures::future::join_all((0..40).map(|i| store.users.user_by_id(ids[i % ids.len()])))
+                .await;
+        for (i, user) in found.into_iter().enumerate() {
+            let user = user.unwrap();
+            match ids[i % ids.len()] {
+                "nobody" => assert!(user.is_none()),
+                id => assert_eq!(user.unwrap().email, format!("{id}@example.com")),
+            }
+        }
+        // All 40 are queued before the reader first runs: one batch, within MAX_BATCH.
+        assert_eq!(store.user_queries(), 1);
+    }
+
+    #[tokio::test]
+    async fn lookups_whose_caller_is_gone_are_not_queried() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_users(&dir, &["a"]).await;
+        for _ in 0..3 {
+            // The first poll queues the lookup; dropping the future closes its reply.
+            let mut gone = Box::pin(store.users.user_by_id("a"));
+            assert!((&mut gone).now_or_never().is_none());
+        }
+        // One yield on this single-threaded runtime lets the reader drain the three.
+        tokio::task::yield_now().await;
+        assert_eq!(store.user_queries(), 0);
+        let user = store.users.user_by_id("a").await.unwrap();
+        assert_eq!(user.unwrap().id, "a");
+        assert_eq!(store.user_queries(), 1);
+    }
 }

@@ -251,12 +251,12 @@ impl Hasher {
         })
     }
 
-    /// Jobs admitted and not yet finished (running or waiting).
     /// Jobs skipped so far because nobody waited for them any more.
     pub fn skipped(&self) -> usize {
         self.skipped.load(Ordering::Relaxed)
     }
 
+    /// Jobs admitted and not yet finished (running or waiting).
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }

@@ -55,9 +55,9 @@ fn parsed(der: &[u8]) -> jsonwebtoken::errors::Result<Arc<RsaKeyPair>> {
     if let Some(k) = PARSED.lock().map_err(|_| poisoned())?.get(der) {
         return Ok(k.clone());
     }
-    // Parsed outside the lock: two threads may both parse a new key once.
+    // Parsed outside the lock: two threads may both parse a new key once. `EncodingKey`
+    // holds PKCS#1 DER whatever PEM it was read from, as jsonwebtoken's own signer assumes.
     let key = RsaKeyPair::from_der(der)
-        .or_else(|_| RsaKeyPair::from_pkcs8(der))
         .map(Arc::new)
         .map_err(|e| jsonwebtoken::errors::ErrorKind::InvalidRsaKey(e.to_string()))?;
     let mut cache = PARSED.lock().map_err(|_| poisoned())?;

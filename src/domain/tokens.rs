@@ -212,9 +212,10 @@ impl Tokens {
     }
 
     /// Signs `claims` with the active key (RS256, `kid` in the header; the signer is `jws`).
-    /// Under a millisecond of CPU, done on the calling runtime thread: handing it to the blocking pool measured 6 %
-    /// fewer grants/s (wrk, client_credentials), and the blocking pool would let a flood of
-    /// grants start up to 512 threads, where the runtime bounds signing to one per worker.
+    /// Under a millisecond of CPU, done on the calling runtime thread: handing it to the
+    /// blocking pool measured 6 % fewer grants/s (wrk, client_credentials), and the blocking
+    /// pool would let a flood of grants start up to 512 threads, where the runtime bounds
+    /// signing to one per worker.
     pub async fn sign(&self, claims: Value) -> Result<String, Error> {
         let keys = self.keys(KEY_REFRESH).await?;
         let (kid, key) = keys

@@ -298,21 +298,24 @@ impl SqlStore {
                 })?;
         let _ = probe.close().await;
         let on_connect = dialect.on_connect;
-        let pool = AnyPoolOptions::new()
-            .max_connections(pool.max_connections)
-            .acquire_timeout(pool.acquire_timeout)
-            // No ping before each use: it doubled the round trips of every query. A connection
-            // that died (database restart) fails its next query and is then discarded.
-            .test_before_acquire(false)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    for stmt in on_connect {
-                        conn.execute(*stmt).await?;
-                    }
-                    Ok(())
+        let pool_options = |max_connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(pool.acquire_timeout)
+                // No ping before each use: it doubled the round trips of every query. A connection
+                // that died (database restart) fails its next query and is then discarded.
+                .test_before_acquire(false)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        for stmt in on_connect {
+                            conn.execute(*stmt).await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_options(pool.max_connections)
+            .connect_with(options.clone())
             .await
             .map_err(|e| ConnectError::Connect {
                 url: redacted.clone(),
@@ -337,7 +340,21 @@ impl SqlStore {
             .serialize_writes
             .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
         let writes = match &write_gate {
-            Some(gate) => Writer::batched(pool.clone(), gate.clone()),
+            // One connection of the writer's own (see `Writer::batched`): sharing the pool's
+            // cost ~14 page reads a signup.
+            Some(gate) => {
+                let own = pool_options(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| ConnectError::Connect {
+                        url: redacted.clone(),
+                        reason: scrub(e, &url),
+                    })?;
+                Writer::batched(own, gate.clone())
+            }
             None => Writer::direct(pool.clone()),
         };
         Ok(Self {
@@ -416,6 +433,7 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
 

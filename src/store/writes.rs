@@ -1,7 +1,8 @@
 //! Hot-path writes as data: each write is a short list of statements that must apply together.
-//! On SQLite they go to one writer task that runs every write waiting at that moment in one
-//! transaction (group commit: one fsync for the lot, each write isolated by a savepoint); on
-//! PostgreSQL, which commits concurrent transactions together by itself, they run directly.
+//! On SQLite they go to one writer task, on a connection of its own, that runs every write
+//! waiting at that moment in one transaction (group commit: one fsync for the lot, each write
+//! isolated by a savepoint; a write alone commits by itself); on PostgreSQL, which commits
+//! concurrent transactions together by itself, they run directly.
 
 use std::sync::Arc;
 

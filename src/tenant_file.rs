@@ -52,6 +52,8 @@ struct ClientSpec {
     #[serde(default)]
     allowed_logout_urls: Vec<String>,
     grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_ip_header_trusted: bool,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +132,7 @@ pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
             callbacks: vec![],
             allowed_logout_urls: vec![],
             grant_types: all_grant_types(),
+            token_endpoint_ip_header_trusted: false,
         }],
         connections: vec![Connection {
             name: DEFAULT_CONNECTION.into(),
@@ -205,6 +208,17 @@ pub fn load(
                 ));
             }
         }
+        // As in Auth0, where the setting is offered only to authenticated applications: a
+        // public client's header could be sent by anyone.
+        if spec.token_endpoint_ip_header_trusted && spec.client_secret.is_none() {
+            return Err(err(
+                at,
+                format!(
+                    "client {:?}: token_endpoint_ip_header_trusted needs a client_secret",
+                    spec.name
+                ),
+            ));
+        }
         clients.push(Client {
             client_id,
             name: spec.name,
@@ -215,6 +229,7 @@ pub fn load(
             callbacks: spec.callbacks,
             allowed_logout_urls: spec.allowed_logout_urls,
             grant_types: spec.grant_types.unwrap_or_else(all_grant_types),
+            token_endpoint_ip_header_trusted: spec.token_endpoint_ip_header_trusted,
         });
     }
 
@@ -375,5 +390,22 @@ connections:
             Some(hash_secret("s3cret").as_str())
         );
         assert_ne!(hash_secret("s3cret"), "s3cret");
+    }
+
+    #[test]
+    fn trusting_the_ip_header_needs_a_secret() {
+        let t = load_str(
+            "clients:\n  - name: A\n    client_secret: s\n    token_endpoint_ip_header_trusted: true\n",
+        )
+        .unwrap();
+        assert!(t.clients[0].token_endpoint_ip_header_trusted);
+        let e = load_str("clients:\n  - name: A\n    token_endpoint_ip_header_trusted: true\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(
+            e.message,
+            "client \"A\": token_endpoint_ip_header_trusted needs a client_secret"
+        );
+        assert!(!load_str(GOOD).unwrap().clients[0].token_endpoint_ip_header_trusted);
     }
 }

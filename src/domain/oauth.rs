@@ -59,6 +59,9 @@ pub struct OAuthRequest<'a> {
     pub origin: Option<&'a str>,
     /// The peer's address, for brute-force protection and `last_ip`.
     pub ip: String,
+    /// The `auth0-forwarded-for` header, if any: the end user's IP as a trusted backend
+    /// reports it (see `Client::token_endpoint_ip_header_trusted`).
+    pub forwarded_for: Option<&'a str>,
 }
 
 /// The 200 body of `/oauth/token`.
@@ -137,6 +140,21 @@ fn authenticate(client: &Client, secret: Option<&str>) -> Result<(), Error> {
     } else {
         Err(Error::InvalidClient("client authentication failed"))
     }
+}
+
+/// The end user's IP: the peer's, or, for a client trusted to report it (it has a secret, which
+/// `authenticate` checked), the address in `auth0-forwarded-for`. A header that is not one IP
+/// address is ignored, as it is for clients not trusted with it.
+fn end_user_ip(client: &Client, req: &OAuthRequest<'_>) -> String {
+    if client.token_endpoint_ip_header_trusted
+        && client.secret_hash.is_some()
+        && let Some(ip) = req
+            .forwarded_for
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+    {
+        return ip.to_string();
+    }
+    req.ip.clone()
 }
 
 fn check_origin(
@@ -227,7 +245,7 @@ pub async fn token(ctx: &OAuthContext<'_>, req: &OAuthRequest<'_>) -> Result<Tok
             let attempts = AttemptKey {
                 connection: connection.name.clone(),
                 identifier: username.trim().to_lowercase(),
-                ip: req.ip.clone(),
+                ip: end_user_ip(&client, req),
             };
             let user = match login(
                 ctx,
@@ -244,7 +262,7 @@ pub async fn token(ctx: &OAuthContext<'_>, req: &OAuthRequest<'_>) -> Result<Tok
                 Err(e) => {
                     // Who was guessed at stays out of the log; the reason and the source stay in.
                     if !matches!(e, Error::Internal(_) | Error::Overloaded) {
-                        tracing::info!(client_id = %client.client_id, connection = %connection.name, ip = %req.ip, reason = %e, "login failed");
+                        tracing::info!(client_id = %client.client_id, connection = %connection.name, ip = %attempts.ip, reason = %e, "login failed");
                     }
                     return Err(e);
                 }

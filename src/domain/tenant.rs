@@ -43,6 +43,10 @@ pub struct Client {
     pub callbacks: Vec<String>,
     pub allowed_logout_urls: Vec<String>,
     pub grant_types: Vec<String>,
+    /// Auth0's "Trust Token Endpoint IP Header": the `auth0-forwarded-for` header of a request
+    /// this client authenticated (with its secret) names the end user's IP. Only for clients
+    /// with a secret.
+    pub token_endpoint_ip_header_trusted: bool,
 }
 
 impl Client {
@@ -285,6 +289,7 @@ mod tests {
             callbacks: vec![],
             allowed_logout_urls: vec![],
             grant_types: vec![],
+            token_endpoint_ip_header_trusted: false,
         }
     }
 

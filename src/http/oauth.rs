@@ -15,6 +15,11 @@ use super::body::Fields;
 use super::error::{DbConnectionsError, OAuthError};
 use crate::domain::oauth::{self, OAuthContext, OAuthRequest};
 
+/// Sent by a backend calling `/oauth/token` for its user (node-auth0's `auth0ForwardedFor`,
+/// auth0-python's `forwarded_for`).
+const AUTH0_FORWARDED_FOR: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("auth0-forwarded-for");
+
 fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -57,6 +62,7 @@ fn oauth_request<'r>(
         authorization: header(headers, AUTHORIZATION),
         origin: header(headers, ORIGIN),
         ip: client_ip(state, headers, peer).to_string(),
+        forwarded_for: header(headers, AUTH0_FORWARDED_FOR),
     }
 }
 

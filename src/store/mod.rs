@@ -164,7 +164,8 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// What a client row keeps in its JSON `config` column.
+/// What a client row keeps in its JSON `config` column. Fields added later default, so rows
+/// written by older versions still read.
 #[derive(Serialize, Deserialize, Default)]
 struct ClientConfig {
     web_origins: Vec<String>,
@@ -172,6 +173,8 @@ struct ClientConfig {
     callbacks: Vec<String>,
     allowed_logout_urls: Vec<String>,
     grant_types: Vec<String>,
+    #[serde(default)]
+    token_endpoint_ip_header_trusted: bool,
 }
 
 /// Origins are compared without a trailing slash and case-insensitively.
@@ -204,6 +207,7 @@ fn client_from_row(row: &AnyRow, name_column: &str) -> Result<Client, StoreError
         callbacks: config.callbacks,
         allowed_logout_urls: config.allowed_logout_urls,
         grant_types: config.grant_types,
+        token_endpoint_ip_header_trusted: config.token_endpoint_ip_header_trusted,
     })
 }
 
@@ -457,6 +461,7 @@ impl SqlStore {
                 callbacks: c.callbacks.clone(),
                 allowed_logout_urls: c.allowed_logout_urls.clone(),
                 grant_types: c.grant_types.clone(),
+                token_endpoint_ip_header_trusted: c.token_endpoint_ip_header_trusted,
             })
             .map_err(corrupt)?;
             sqlx::query(

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::helpers::{
-    Backend, CLIENT, CONN, Options, PASSWORD, TestApp, parts, raw, spawn_app, spawn_with,
+    Backend, CLIENT, CONN, Options, PASSWORD, TENANT, TestApp, parts, raw, spawn_app, spawn_with,
 };
 
 const REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
@@ -961,6 +961,115 @@ async fn browsers_may_log_in_from_listed_origins_only(backend: Backend) {
     assert_eq!(resp.status(), 200);
 }
 
+async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: Backend) {
+    // "Backend" is trusted to report its user's IP; "App" has a secret but is not.
+    let tenant = TENANT
+        .replace(
+            "clients:\n",
+            "clients:\n  - name: Backend\n    client_id: backend-client\n    client_secret: backend-secret\n    token_endpoint_ip_header_trusted: true\n",
+        )
+        .replace(
+            "    enabled_clients: [App]\n    options:\n      passwordPolicy: good",
+            "    enabled_clients: [App, Backend]\n    options:\n      passwordPolicy: good",
+        );
+    let app = spawn_with(
+        backend,
+        Options {
+            tenant: Some(tenant),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.signed_up("ropg@example.com").await;
+    app.signed_up("spoof@example.com").await;
+    let login = |client: &str, secret: &str, user: &str, password: &str, ip: &str| {
+        app.http
+            .post(app.url("/oauth/token"))
+            .header("auth0-forwarded-for", ip)
+            .json(&json!({
+                "grant_type": REALM, "client_id": client, "client_secret": secret,
+                "username": user, "password": password, "realm": CONN,
+            }))
+            .send()
+    };
+    let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status().as_u16();
+
+    // Trusted: ten failures reported for 203.0.113.7 block that address only.
+    for _ in 0..10 {
+        let r = login(
+            "backend-client",
+            "backend-secret",
+            "ropg@example.com",
+            "bad",
+            "203.0.113.7",
+        );
+        assert_eq!(status(r.await), 403);
+    }
+    let r = login(
+        "backend-client",
+        "backend-secret",
+        "ropg@example.com",
+        PASSWORD,
+        "203.0.113.7",
+    );
+    assert_eq!(status(r.await), 429);
+    let r = login(
+        "backend-client",
+        "backend-secret",
+        "ropg@example.com",
+        PASSWORD,
+        "203.0.113.8",
+    );
+    assert_eq!(status(r.await), 200);
+    let mut db = app.db().await;
+    let last_ip: Option<String> = sqlx::query_scalar("SELECT last_ip FROM users WHERE email = $1")
+        .bind("ropg@example.com")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(last_ip.as_deref(), Some("203.0.113.8"));
+    // The backend's own address was never counted.
+    assert_eq!(
+        app.login("ropg@example.com", "openid").await["token_type"],
+        "Bearer"
+    );
+    // A header that is not one IP address is ignored: the attempt counts against the peer.
+    for _ in 0..10 {
+        let r = login(
+            "backend-client",
+            "backend-secret",
+            "spoof@example.com",
+            "bad",
+            "203.0.113.9, 10.0.0.1",
+        );
+        assert_eq!(status(r.await), 403);
+    }
+    let r = login(
+        "backend-client",
+        "backend-secret",
+        "spoof@example.com",
+        PASSWORD,
+        "203.0.113.10",
+    );
+    assert_eq!(
+        status(r.await),
+        200,
+        "not the peer's block: a fresh address"
+    );
+    let r = login(
+        "app-client",
+        "app-secret",
+        "spoof@example.com",
+        PASSWORD,
+        "203.0.113.10",
+    );
+    assert_eq!(
+        status(r.await),
+        429,
+        "the peer's block, whatever App's header says"
+    );
+}
+
 crate::both_stores!(
     password_realm_login_issues_verifiable_tokens,
     login_bookkeeping_is_updated,
@@ -982,6 +1091,7 @@ crate::both_stores!(
     brute_force_counts_are_shared_by_instances,
     housekeeping_drops_expired_tokens_and_idle_counters_only,
     forwarded_for_is_trusted_only_when_configured,
+    auth0_forwarded_for_is_trusted_from_configured_backends_only,
     discovery_document_points_at_the_endpoints,
     browsers_may_log_in_from_listed_origins_only,
 );

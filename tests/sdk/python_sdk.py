@@ -108,6 +108,33 @@ except Auth0Error as e:
         vars(e),
     )
 
+# A backend passing its user's IP (auth0-forwarded-for; the client is trusted with it): ten
+# failures block that IP for this user, not the backend's own address nor another user IP.
+fwd_email = f"fwd-{uuid.uuid4().hex[:8]}@example.com"
+db.signup(email=fwd_email, password="Passw0rd!", connection=connection)
+
+
+def login_from(ip, password):
+    try:
+        token.login(fwd_email, password, realm=connection, forwarded_for=ip)
+        return 200, None
+    except Auth0Error as e:
+        return e.status_code, e.error_code
+
+
+failed = [login_from("203.0.113.50", "wrong-password") for _ in range(10)]
+check("ten wrong passwords with forwarded_for are refused", failed == [(403, "invalid_grant")] * 10, failed)
+check(
+    "forwarded_for: the reported IP is blocked",
+    login_from("203.0.113.50", "Passw0rd!") == (429, "too_many_attempts"),
+)
+check("forwarded_for: another reported IP still logs in", login_from("203.0.113.51", "Passw0rd!") == (200, None))
+check(
+    "forwarded_for: the backend's own address was not counted",
+    attempt("GetToken.login without forwarded_for", lambda: token.login(fwd_email, "Passw0rd!", realm=connection))
+    is not None,
+)
+
 machine = attempt(
     "GetToken.client_credentials",
     lambda: token.client_credentials(f"https://{domain}/api/v2/"),

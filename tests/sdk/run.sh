@@ -68,6 +68,7 @@ clients:
     client_id: sdk-backend
     client_secret: sdk-backend-secret
     app_type: regular_web
+    token_endpoint_ip_header_trusted: true
   - name: SPA
     client_id: sdk-spa
     app_type: spa

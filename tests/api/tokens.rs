@@ -961,8 +961,26 @@ async fn browsers_may_log_in_from_listed_origins_only(backend: Backend) {
     assert_eq!(resp.status(), 200);
 }
 
+/// A password-realm login as `client` (id, secret) reporting `ip` in `auth0-forwarded-for`.
+async fn status_from(app: &TestApp, client: (&str, &str), user: &str, pw: &str, ip: &str) -> u16 {
+    app.http
+        .post(app.url("/oauth/token"))
+        .header("auth0-forwarded-for", ip)
+        .json(&json!({
+            "grant_type": REALM, "client_id": client.0, "client_secret": client.1,
+            "username": user, "password": pw, "realm": CONN,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: Backend) {
     // "Backend" is trusted to report its user's IP; "App" has a secret but is not.
+    const TRUSTED: (&str, &str) = ("backend-client", "backend-secret");
+    const UNTRUSTED: (&str, &str) = (CLIENT, "app-secret");
     let tenant = TENANT
         .replace(
             "clients:\n",
@@ -980,93 +998,49 @@ async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: B
         },
     )
     .await;
-    app.signed_up("ropg@example.com").await;
-    app.signed_up("spoof@example.com").await;
-    let login = |client: &str, secret: &str, user: &str, password: &str, ip: &str| {
-        app.http
-            .post(app.url("/oauth/token"))
-            .header("auth0-forwarded-for", ip)
-            .json(&json!({
-                "grant_type": REALM, "client_id": client, "client_secret": secret,
-                "username": user, "password": password, "realm": CONN,
-            }))
-            .send()
-    };
-    let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status().as_u16();
+    let (user, spoof) = ("ropg@example.com", "spoof@example.com");
+    app.signed_up(user).await;
+    app.signed_up(spoof).await;
 
     // Trusted: ten failures reported for 203.0.113.7 block that address only.
     for _ in 0..10 {
-        let r = login(
-            "backend-client",
-            "backend-secret",
-            "ropg@example.com",
-            "bad",
-            "203.0.113.7",
+        assert_eq!(
+            status_from(&app, TRUSTED, user, "bad", "203.0.113.7").await,
+            403
         );
-        assert_eq!(status(r.await), 403);
     }
-    let r = login(
-        "backend-client",
-        "backend-secret",
-        "ropg@example.com",
-        PASSWORD,
-        "203.0.113.7",
+    assert_eq!(
+        status_from(&app, TRUSTED, user, PASSWORD, "203.0.113.7").await,
+        429
     );
-    assert_eq!(status(r.await), 429);
-    let r = login(
-        "backend-client",
-        "backend-secret",
-        "ropg@example.com",
-        PASSWORD,
-        "203.0.113.8",
+    assert_eq!(
+        status_from(&app, TRUSTED, user, PASSWORD, "203.0.113.8").await,
+        200
     );
-    assert_eq!(status(r.await), 200);
     let mut db = app.db().await;
     let last_ip: Option<String> = sqlx::query_scalar("SELECT last_ip FROM users WHERE email = $1")
-        .bind("ropg@example.com")
+        .bind(user)
         .fetch_one(&mut db)
         .await
         .unwrap();
     assert_eq!(last_ip.as_deref(), Some("203.0.113.8"));
     // The backend's own address was never counted.
-    assert_eq!(
-        app.login("ropg@example.com", "openid").await["token_type"],
-        "Bearer"
-    );
-    // A header that is not one IP address is ignored: the attempt counts against the peer.
+    assert_eq!(app.login(user, "openid").await["token_type"], "Bearer");
+
+    // A header that is not one IP address is ignored: the attempts count against the peer…
     for _ in 0..10 {
-        let r = login(
-            "backend-client",
-            "backend-secret",
-            "spoof@example.com",
-            "bad",
-            "203.0.113.9, 10.0.0.1",
-        );
-        assert_eq!(status(r.await), 403);
+        let status = status_from(&app, TRUSTED, spoof, "bad", "203.0.113.9, 10.0.0.1").await;
+        assert_eq!(status, 403);
     }
-    let r = login(
-        "backend-client",
-        "backend-secret",
-        "spoof@example.com",
-        PASSWORD,
-        "203.0.113.10",
-    );
+    // …so a well-formed address is a fresh pair…
     assert_eq!(
-        status(r.await),
-        200,
-        "not the peer's block: a fresh address"
+        status_from(&app, TRUSTED, spoof, PASSWORD, "203.0.113.10").await,
+        200
     );
-    let r = login(
-        "app-client",
-        "app-secret",
-        "spoof@example.com",
-        PASSWORD,
-        "203.0.113.10",
-    );
+    // …while an untrusted client's header changes nothing: the peer is blocked.
     assert_eq!(
-        status(r.await),
-        429,
-        "the peer's block, whatever App's header says"
+        status_from(&app, UNTRUSTED, spoof, PASSWORD, "203.0.113.10").await,
+        429
     );
 }
 

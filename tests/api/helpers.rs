@@ -124,6 +124,14 @@ impl Options {
             extra_args: vec![],
         }
     }
+
+    /// This tenant file instead of `TENANT`.
+    pub fn tenant(text: String) -> Self {
+        Self {
+            tenant: Some(text),
+            extra_args: vec![],
+        }
+    }
 }
 
 impl Default for Options {

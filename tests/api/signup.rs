@@ -653,14 +653,7 @@ async fn enumeration_protection_hides_duplicates(backend: Backend) {
         "friendly_name: Test",
         "friendly_name: Test\n  signup_enumeration_protection: true",
     );
-    let app = spawn_with(
-        backend,
-        Options {
-            tenant: Some(tenant),
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_with(backend, Options::tenant(tenant)).await;
     assert_eq!(parts(app.signup(&body("e@example.com")).await).await.0, 200);
     expect_error(
         &app,

@@ -990,14 +990,7 @@ async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: B
             "    enabled_clients: [App]\n    options:\n      passwordPolicy: good",
             "    enabled_clients: [App, Backend]\n    options:\n      passwordPolicy: good",
         );
-    let app = spawn_with(
-        backend,
-        Options {
-            tenant: Some(tenant),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with(backend, Options::tenant(tenant)).await;
     let (user, spoof) = ("ropg@example.com", "spoof@example.com");
     app.signed_up(user).await;
     app.signed_up(spoof).await;

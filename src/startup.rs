@@ -13,7 +13,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use crate::config::ServeArgs;
 use crate::domain::hasher::{HashParams, Hasher};
 use crate::domain::store::{BootstrapCredentials, Store};
-use crate::http::{self, AppState, Limits};
+use crate::http::{self, App, Limits};
 use crate::store::{PoolSettings, SqlStore};
 use crate::{tenant_file, tls};
 
@@ -105,13 +105,13 @@ impl Application {
             .origin()
             .ascii_serialization();
 
-        let state = AppState {
+        let state = Arc::new(App {
             store: store.clone(),
             hasher: hasher.clone(),
             tokens: crate::domain::tokens::Tokens::new(store.clone(), cipher, &issuer),
-            own_origin: own_origin.into(),
+            own_origin,
             trust_forwarded_for: args.trust_forwarded_for,
-        };
+        });
         let router = http::router(
             state,
             Limits {

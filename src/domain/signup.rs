@@ -1,6 +1,8 @@
 //! `POST /dbconnections/signup` rules: body validation, tenant checks, password policy and
 //! options, then hashing and the atomic insert.
 
+use std::sync::Arc;
+
 use email_address::EmailAddress;
 use serde_json::{Map, Value};
 use url::Url;
@@ -258,8 +260,8 @@ fn check_password_options(
 /// Checks that a loaded connection is a database connection enabled for `client`.
 pub fn usable_connection(
     client: &Client,
-    connection: Option<Connection>,
-) -> Result<Connection, Error> {
+    connection: Option<Arc<Connection>>,
+) -> Result<Arc<Connection>, Error> {
     let connection = connection.ok_or(Error::ConnectionNotFound)?;
     if !connection.is_database() {
         return Err(Error::NotDatabaseConnection);
@@ -306,7 +308,7 @@ pub async fn signup(
     let now = now_millis();
     let user = NewUser {
         id: new_user_id(now),
-        connection: connection.name,
+        connection: connection.name.clone(),
         email: input.email,
         username,
         email_verified: false,

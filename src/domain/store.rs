@@ -1,6 +1,8 @@
 //! The storage contract the domain relies on; `crate::store` implements it for SQLite and
 //! PostgreSQL.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::keys::SigningKey;
@@ -72,15 +74,16 @@ pub trait Store: Send + Sync + 'static {
     /// transaction; nothing is applied when any part fails.
     async fn apply_tenant(&self, tenant: &TenantConfig) -> Result<(), StoreError>;
 
-    async fn tenant_settings(&self) -> Result<TenantSettings, StoreError>;
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    // Shared, not copied: these come from a cache on every request.
+    async fn tenant_settings(&self) -> Result<Arc<TenantSettings>, StoreError>;
+    async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError>;
     /// A client and a connection in one round trip: `None` when the client is unknown, the
     /// connection `None` when it is.
     async fn client_with_connection(
         &self,
         client_id: &str,
         connection: &str,
-    ) -> Result<Option<(Client, Option<Connection>)>, StoreError>;
+    ) -> Result<Option<(Arc<Client>, Option<Arc<Connection>>)>, StoreError>;
 
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;

@@ -120,7 +120,7 @@ fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
 }
 
 /// What `client_with_connection` answers, cached per (client_id, connection).
-type ClientLookup = Option<(Client, Option<Connection>)>;
+type ClientLookup = Option<(Arc<Client>, Option<Arc<Connection>>)>;
 
 pub struct SqlStore {
     pool: AnyPool,
@@ -129,7 +129,7 @@ pub struct SqlStore {
     /// Hot-path writes (users, login attempts, refresh tokens).
     writes: Writer,
     users: UserReader,
-    settings: moka::sync::Cache<(), TenantSettings>,
+    settings: moka::sync::Cache<(), Arc<TenantSettings>>,
     clients: moka::sync::Cache<(String, String), ClientLookup>,
 }
 
@@ -407,7 +407,7 @@ impl SqlStore {
         &self,
         client_id: &str,
         connection: &str,
-    ) -> Result<Option<(Client, Option<Connection>)>, StoreError> {
+    ) -> Result<ClientLookup, StoreError> {
         let row = sqlx::query(
             "SELECT c.client_id, c.name AS client_name, c.secret_hash, c.app_type, c.config, \
              n.name, n.strategy, n.enabled_clients, n.options \
@@ -425,9 +425,9 @@ impl SqlStore {
             .map_err(corrupt)?
             .is_some();
         let connection = has_connection
-            .then(|| connection_from_row(&row))
+            .then(|| connection_from_row(&row).map(Arc::new))
             .transpose()?;
-        Ok(Some((client, connection)))
+        Ok(Some((Arc::new(client), connection)))
     }
 
     /// Drops cached configuration after this instance changed it.
@@ -574,16 +574,16 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn tenant_settings(&self) -> Result<TenantSettings, StoreError> {
+    async fn tenant_settings(&self) -> Result<Arc<TenantSettings>, StoreError> {
         if let Some(s) = self.settings.get(&()) {
             return Ok(s);
         }
-        let settings = self.load_tenant_settings().await?;
+        let settings = Arc::new(self.load_tenant_settings().await?);
         self.settings.insert((), settings.clone());
         Ok(settings)
     }
 
-    async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    async fn client(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         // Cached under an empty connection name, which no connection can have.
         Ok(self
             .client_with_connection(client_id, "")
@@ -595,7 +595,7 @@ impl Store for SqlStore {
         &self,
         client_id: &str,
         connection: &str,
-    ) -> Result<Option<(Client, Option<Connection>)>, StoreError> {
+    ) -> Result<ClientLookup, StoreError> {
         let key = (client_id.to_owned(), connection.to_owned());
         if let Some(hit) = self.clients.get(&key) {
             return Ok(hit);

@@ -84,6 +84,30 @@ if (plain) {
   if (info) check('getUserInfo returns the profile', info.status === 200 && info.data.email === email.toLowerCase(), info.data);
 }
 
+// A backend passing its user's IP (auth0-forwarded-for, through initOverrides as node-auth0
+// documents; the client is trusted with it): ten failures block that IP for this user only.
+const fwdEmail = `node-fwd-${Math.random().toString(16).slice(2, 10)}@example.com`;
+await auth0.database.signUp({ email: fwdEmail, password: 'Passw0rd!', connection });
+const loginFrom = async (ip, password) => {
+  const options = ip ? { initOverrides: { headers: { 'auth0-forwarded-for': ip } } } : undefined;
+  try {
+    const r = await oauth.passwordGrant({ username: fwdEmail, password, realm: connection }, options);
+    return [r.status, null];
+  } catch (err) {
+    return [err.statusCode, err.error];
+  }
+};
+const failed = [];
+for (let i = 0; i < 10; i++) failed.push(await loginFrom('203.0.113.60', 'wrong-password'));
+check('ten wrong passwords with auth0-forwarded-for are refused',
+  failed.every(([status, error]) => status === 403 && error === 'invalid_grant'), failed);
+const blocked = await loginFrom('203.0.113.60', 'Passw0rd!');
+check('auth0-forwarded-for: the reported IP is blocked', blocked[0] === 429 && blocked[1] === 'too_many_attempts', blocked);
+const other = await loginFrom('203.0.113.61', 'Passw0rd!');
+check('auth0-forwarded-for: another reported IP still logs in', other[0] === 200, other);
+const own = await loginFrom(null, 'Passw0rd!');
+check("auth0-forwarded-for: the backend's own address was not counted", own[0] === 200, own);
+
 const machine = await attempt('clientCredentialsGrant', () =>
   oauth.clientCredentialsGrant({ audience: `https://${domain}/api/v2/` }));
 if (machine) {

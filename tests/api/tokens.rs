@@ -977,6 +977,13 @@ async fn status_from(app: &TestApp, client: (&str, &str), user: &str, pw: &str, 
         .as_u16()
 }
 
+/// Ten wrong passwords reported from `ip`, each refused as a wrong password.
+async fn ten_failures_from(app: &TestApp, client: (&str, &str), user: &str, ip: &str) {
+    for _ in 0..10 {
+        assert_eq!(status_from(app, client, user, "bad", ip).await, 403);
+    }
+}
+
 async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: Backend) {
     // "Backend" is trusted to report its user's IP; "App" has a secret but is not.
     const TRUSTED: (&str, &str) = ("backend-client", "backend-secret");
@@ -996,12 +1003,7 @@ async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: B
     app.signed_up(spoof).await;
 
     // Trusted: ten failures reported for 203.0.113.7 block that address only.
-    for _ in 0..10 {
-        assert_eq!(
-            status_from(&app, TRUSTED, user, "bad", "203.0.113.7").await,
-            403
-        );
-    }
+    ten_failures_from(&app, TRUSTED, user, "203.0.113.7").await;
     assert_eq!(
         status_from(&app, TRUSTED, user, PASSWORD, "203.0.113.7").await,
         429
@@ -1021,10 +1023,7 @@ async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: B
     assert_eq!(app.login(user, "openid").await["token_type"], "Bearer");
 
     // A header that is not one IP address is ignored: the attempts count against the peer…
-    for _ in 0..10 {
-        let status = status_from(&app, TRUSTED, spoof, "bad", "203.0.113.9, 10.0.0.1").await;
-        assert_eq!(status, 403);
-    }
+    ten_failures_from(&app, TRUSTED, spoof, "203.0.113.9, 10.0.0.1").await;
     // …so a well-formed address is a fresh pair…
     assert_eq!(
         status_from(&app, TRUSTED, spoof, PASSWORD, "203.0.113.10").await,

@@ -30,6 +30,8 @@ struct Opts {
     seconds: u64,
     concurrency: Option<usize>,
     mode: String,
+    /// Overload floods after the saturation windows (`--mode overload`: the only phase).
+    floods: usize,
     /// `--mode tokens` only: the phases to run (comma-separated), all when empty.
     only: String,
 }
@@ -40,6 +42,7 @@ fn opts() -> Opts {
         seconds: 15,
         concurrency: None,
         mode: "saturate".into(),
+        floods: 5,
         only: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +54,7 @@ fn opts() -> Opts {
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
             "--concurrency" => o.concurrency = Some(value.parse().expect("--concurrency N")),
             "--mode" => o.mode = value,
+            "--floods" => o.floods = value.parse().expect("--floods N"),
             "--only" => o.only = value,
             "--bench" => {
                 i += 1;
@@ -275,16 +279,8 @@ struct Outcome {
     elapsed: Duration,
 }
 
-/// `concurrency` loops each signing up fresh users until `secs` have passed (or `per_task`
-/// requests each were sent).
-async fn drive(
-    base: &str,
-    connection: &str,
-    concurrency: usize,
-    secs: f64,
-    per_task: Option<usize>,
-    tag: &str,
-) -> Outcome {
+/// `concurrency` loops each signing up fresh users until `secs` have passed.
+async fn drive(base: &str, connection: &str, concurrency: usize, secs: f64, tag: &str) -> Outcome {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -301,7 +297,7 @@ async fn drive(
             tokio::spawn(async move {
                 let mut out = (0usize, Vec::new(), Vec::new(), Vec::new());
                 let mut i = 0;
-                while Instant::now() < deadline && per_task.is_none_or(|n| i < n) {
+                while Instant::now() < deadline {
                     let body = json!({"client_id": "bench-client", "connection": connection,
                         "email": format!("{tag}-{t}-{i}@example.com"), "password": "Passw0rd!"});
                     let sent = Instant::now();
@@ -358,7 +354,7 @@ async fn saturate(o: &Opts) {
     // signups, so that drift in the machine's speed weighs on both sides equally. The load
     // comes from wrk, a separate C process (the in-process client it replaces took ~0.5 ms of
     // the shared cores per signup); each request signs up a fresh email.
-    drive(&server.base, "bench", concurrency, 2.0, None, "warm").await;
+    drive(&server.base, "bench", concurrency, 2.0, "warm").await;
     // Windows of whole seconds (wrk's unit), about 4 s, at least six of each kind.
     let rounds = (o.seconds as usize / 4).max(6);
     let window = (o.seconds as f64 / rounds as f64).round().max(1.0);
@@ -406,33 +402,164 @@ end
 
     // Overload: far more concurrent clients than workers + queue; the excess must be refused
     // at once.
-    let capacity = workers + 16 * workers;
-    let flood = capacity * 4;
-    // The flood client gets a runtime with a thread per core: on this single-threaded one,
-    // its own queueing (136 connections opened at once) would be counted as server latency.
-    let base = server.base.clone();
-    let over = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(drive(&base, "bench", flood, 600.0, Some(3), "flood"))
-    })
-    .await
-    .unwrap();
-    let r50 = percentile(&over.refused_latency, 0.50);
-    let r99 = percentile(&over.refused_latency, 0.99);
-    let rmax = over.refused_latency.last().copied().unwrap_or_default();
-    println!(
-        "overload: {flood} clients x 3 requests: {} ok, {} answered 429; 429 latency p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
-        over.ok,
-        over.refused_latency.len(),
-        ms(r50),
-        ms(r99),
-        ms(rmax)
-    );
+    floods(&server.base, workers, o.floods).await;
     let _ = server.url.len();
+}
+
+/// `--mode overload`: only the overload floods, `--floods` of them, on a fresh server.
+async fn overload_only(o: &Opts) {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(&o.store, dir.path()).await;
+    let server = start_server(&url, dir.path(), &[]);
+    println!("store: {}  workers: {workers}", o.store);
+    drive(&server.base, "bench", workers * 4, 2.0, "warm").await;
+    floods(&server.base, workers, o.floods).await;
+}
+
+/// `count` overload floods one after another, each once the previous one's admitted signups
+/// are done: four times as many clients as the hashing pool admits (workers + queue), each
+/// sending 3 signups; the excess must be refused at once. Prints each flood's 429 latencies,
+/// then those of all floods together.
+async fn floods(base: &str, workers: usize, count: usize) {
+    let capacity = workers + 16 * workers;
+    let clients = capacity * 4;
+    let (mut ok, mut refused) = (0, Vec::new());
+    for round in 0..count {
+        hashing_idle().await;
+        let (base, tag) = (base.to_owned(), format!("flood{round}"));
+        let over = tokio::task::spawn_blocking(move || raw_flood(&base, clients, 3, &tag))
+            .await
+            .unwrap();
+        assert!(
+            over.other.is_empty(),
+            "unexpected statuses: {:?}",
+            over.other
+        );
+        println!(
+            "overload flood {}: {clients} clients x 3 requests: {} ok, {} answered 429; 429 latency p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            round + 1,
+            over.ok,
+            over.refused_latency.len(),
+            ms(percentile(&over.refused_latency, 0.50)),
+            ms(percentile(&over.refused_latency, 0.99)),
+            ms(over.refused_latency.last().copied().unwrap_or_default())
+        );
+        ok += over.ok;
+        refused.extend(over.refused_latency);
+    }
+    refused.sort();
+    println!(
+        "overload, {count} floods: {ok} ok, {} answered 429; 429 latency p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        refused.len(),
+        ms(percentile(&refused, 0.50)),
+        ms(percentile(&refused, 0.99)),
+        ms(refused.last().copied().unwrap_or_default())
+    );
+}
+
+/// Waits until this process's hashing threads have been idle for 100 ms (a flood's admitted
+/// signups are done), at most 10 s.
+async fn hashing_idle() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = thread_cpu_seconds("latchkey-hash");
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = thread_cpu_seconds("latchkey-hash");
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// The overload flood with a minimal client: `clients` raw keep-alive connections on one
+/// thread, each sending `per_client` signups one after another, so the client's own work on
+/// the shared cores stays small (reqwest's client costs as much per request as the server's
+/// 429). Each latency runs from writing the request (or from connecting, for the first) to
+/// having read the whole response.
+fn raw_flood(base: &str, clients: usize, per_client: usize, tag: &str) -> Outcome {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://").to_owned();
+    let tag = tag.to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let addr = addr.clone();
+                let tag = tag.clone();
+                tokio::spawn(async move {
+                    let mut results = Vec::new();
+                    let t0 = Instant::now();
+                    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let mut buf = Vec::with_capacity(4096);
+                    for i in 0..per_client {
+                        let body = format!(
+                            r#"{{"client_id":"bench-client","connection":"bench","password":"Passw0rd!","email":"{tag}-{c}-{i}@example.com"}}"#
+                        );
+                        let req = format!(
+                            "POST /dbconnections/signup HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let sent = if i == 0 { t0 } else { Instant::now() };
+                        stream.write_all(req.as_bytes()).await.unwrap();
+                        buf.clear();
+                        let (status, total) = loop {
+                            let mut chunk = [0u8; 4096];
+                            let n = stream.read(&mut chunk).await.unwrap();
+                            assert!(n > 0, "server closed the connection");
+                            buf.extend_from_slice(&chunk[..n]);
+                            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                                let status: u16 = head[9..12].parse().unwrap();
+                                let len: usize = head
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length:"))
+                                    .map_or(0, |v| v.trim().parse().unwrap());
+                                break (status, end + 4 + len);
+                            }
+                        };
+                        while buf.len() < total {
+                            let mut chunk = [0u8; 4096];
+                            let n = stream.read(&mut chunk).await.unwrap();
+                            assert!(n > 0, "server closed the connection");
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        results.push((status, sent.elapsed()));
+                    }
+                    results
+                })
+            })
+            .collect();
+        let mut o = Outcome {
+            ok: 0,
+            other: vec![],
+            ok_latency: vec![],
+            refused_latency: vec![],
+            elapsed: Duration::ZERO,
+        };
+        for t in tasks {
+            for (status, took) in t.await.unwrap() {
+                match status {
+                    200 => {
+                        o.ok += 1;
+                        o.ok_latency.push(took);
+                    }
+                    429 => o.refused_latency.push(took),
+                    s => o.other.push(s),
+                }
+            }
+        }
+        o.elapsed = start.elapsed();
+        o.ok_latency.sort();
+        o.refused_latency.sort();
+        o
+    })
 }
 
 /// Adds users `from..to` to connection `plain` in bulk, all with one precomputed hash. The SQL
@@ -486,7 +613,7 @@ async fn seed(url: &str, from: i64, to: i64) {
 /// Non-hash cost of one signup, one window: sequential signups (concurrency 1) on connection
 /// `plain` (policy none) with the cheapest Argon2 setting, then the same store calls timed alone.
 async fn non_hash_window(base: &str, store: &dyn Store, tag: &str, secs: f64) -> (f64, f64) {
-    let run = drive(base, "plain", 1, secs, None, tag).await;
+    let run = drive(base, "plain", 1, secs, tag).await;
     let per_signup = run.elapsed.as_secs_f64() / run.ok as f64;
     let n = 100;
     let start = Instant::now();
@@ -543,15 +670,7 @@ async fn scale(o: &Opts) {
         let store = latchkey::store::SqlStore::connect(&url, &Default::default())
             .await
             .unwrap();
-        drive(
-            &server.base,
-            "plain",
-            1,
-            1.0,
-            None,
-            &format!("warm-{label}"),
-        )
-        .await;
+        drive(&server.base, "plain", 1, 1.0, &format!("warm-{label}")).await;
         sides.push((label, server, store, seeded, Vec::new(), Vec::new()));
     }
     for w in 0..windows {
@@ -625,6 +744,7 @@ fn main() {
         match o.mode.as_str() {
             "saturate" => saturate(&o).await,
             "pool" => pool(&o).await,
+            "overload" => overload_only(&o).await,
             "scale" => scale(&o).await,
             "tokens" => tokens::tokens(&o).await,
             other => panic!("unknown mode {other}"),

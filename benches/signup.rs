@@ -279,6 +279,32 @@ struct Outcome {
     elapsed: Duration,
 }
 
+impl Outcome {
+    /// Sorts (status, latency) pairs into 200s, 429s and anything else.
+    fn tally(results: impl IntoIterator<Item = (u16, Duration)>, elapsed: Duration) -> Self {
+        let mut o = Outcome {
+            ok: 0,
+            other: vec![],
+            ok_latency: vec![],
+            refused_latency: vec![],
+            elapsed,
+        };
+        for (status, took) in results {
+            match status {
+                200 => {
+                    o.ok += 1;
+                    o.ok_latency.push(took);
+                }
+                429 => o.refused_latency.push(took),
+                s => o.other.push(s),
+            }
+        }
+        o.ok_latency.sort();
+        o.refused_latency.sort();
+        o
+    }
+}
+
 /// `concurrency` loops each signing up fresh users until `secs` have passed.
 async fn drive(base: &str, connection: &str, concurrency: usize, secs: f64, tag: &str) -> Outcome {
     let http = reqwest::Client::builder()
@@ -295,7 +321,7 @@ async fn drive(base: &str, connection: &str, concurrency: usize, secs: f64, tag:
             let connection = connection.to_owned();
             let tag = tag.to_owned();
             tokio::spawn(async move {
-                let mut out = (0usize, Vec::new(), Vec::new(), Vec::new());
+                let mut out = Vec::new();
                 let mut i = 0;
                 while Instant::now() < deadline {
                     let body = json!({"client_id": "bench-client", "connection": connection,
@@ -304,39 +330,18 @@ async fn drive(base: &str, connection: &str, concurrency: usize, secs: f64, tag:
                     let resp = http.post(&url).json(&body).send().await.unwrap();
                     let status = resp.status().as_u16();
                     let _ = resp.bytes().await;
-                    let took = sent.elapsed();
-                    match status {
-                        200 => {
-                            out.0 += 1;
-                            out.2.push(took);
-                        }
-                        429 => out.3.push(took),
-                        s => out.1.push(s),
-                    }
+                    out.push((status, sent.elapsed()));
                     i += 1;
                 }
                 out
             })
         })
         .collect();
-    let mut o = Outcome {
-        ok: 0,
-        other: vec![],
-        ok_latency: vec![],
-        refused_latency: vec![],
-        elapsed: Duration::ZERO,
-    };
+    let mut results = Vec::new();
     for t in tasks {
-        let (ok, other, lat, refused) = t.await.unwrap();
-        o.ok += ok;
-        o.other.extend(other);
-        o.ok_latency.extend(lat);
-        o.refused_latency.extend(refused);
+        results.extend(t.await.unwrap());
     }
-    o.elapsed = start.elapsed();
-    o.ok_latency.sort();
-    o.refused_latency.sort();
-    o
+    Outcome::tally(results, start.elapsed())
 }
 
 async fn saturate(o: &Opts) {
@@ -536,29 +541,11 @@ fn raw_flood(base: &str, clients: usize, per_client: usize, tag: &str) -> Outcom
                 })
             })
             .collect();
-        let mut o = Outcome {
-            ok: 0,
-            other: vec![],
-            ok_latency: vec![],
-            refused_latency: vec![],
-            elapsed: Duration::ZERO,
-        };
+        let mut results = Vec::new();
         for t in tasks {
-            for (status, took) in t.await.unwrap() {
-                match status {
-                    200 => {
-                        o.ok += 1;
-                        o.ok_latency.push(took);
-                    }
-                    429 => o.refused_latency.push(took),
-                    s => o.other.push(s),
-                }
-            }
+            results.extend(t.await.unwrap());
         }
-        o.elapsed = start.elapsed();
-        o.ok_latency.sort();
-        o.refused_latency.sort();
-        o
+        Outcome::tally(results, start.elapsed())
     })
 }
 

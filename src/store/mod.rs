@@ -108,6 +108,14 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Also scrubs the password from a driver message that might echo the URL.
+/// Runs the dialect's per-connection statements on a new connection.
+async fn set_up(conn: &mut AnyConnection, on_connect: &[&str]) -> Result<(), sqlx::Error> {
+    for stmt in on_connect {
+        conn.execute(*stmt).await?;
+    }
+    Ok(())
+}
+
 fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
     let text = reason.to_string();
     match url::Url::parse(url)
@@ -309,14 +317,7 @@ impl SqlStore {
                 // No ping before each use: it doubled the round trips of every query. A connection
                 // that died (database restart) fails its next query and is then discarded.
                 .test_before_acquire(false)
-                .after_connect(move |conn, _meta| {
-                    Box::pin(async move {
-                        for stmt in on_connect {
-                            conn.execute(*stmt).await?;
-                        }
-                        Ok(())
-                    })
-                })
+                .after_connect(move |conn, _meta| Box::pin(set_up(conn, on_connect)))
         };
         let pool = pool_options(pool.max_connections)
             .connect_with(options.clone())
@@ -347,16 +348,16 @@ impl SqlStore {
             // One connection of the writer's own (see `Writer::batched`): sharing the pool's
             // cost ~14 page reads a signup.
             Some(gate) => {
-                let own = pool_options(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(options)
-                    .await
-                    .map_err(|e| ConnectError::Connect {
-                        url: redacted.clone(),
-                        reason: scrub(e, &url),
-                    })?;
+                let own = async {
+                    let mut conn = AnyConnection::connect_with(&options).await?;
+                    set_up(&mut conn, on_connect).await?;
+                    Ok::<_, sqlx::Error>(conn)
+                }
+                .await
+                .map_err(|e| ConnectError::Connect {
+                    url: redacted.clone(),
+                    reason: scrub(e, &url),
+                })?;
                 Writer::batched(own, gate.clone())
             }
             None => Writer::direct(pool.clone()),

@@ -1,12 +1,12 @@
 //! Hot-path writes as data: each write is a short list of statements that must apply together.
-//! On SQLite they go to one writer task, on a connection of its own, that runs every write
-//! waiting at that moment in one transaction (group commit: one fsync for the lot, each write
-//! isolated by a savepoint; a write alone commits by itself); on PostgreSQL, which commits
+//! On SQLite they go to one writer task, owning a connection outside any pool, that runs every
+//! write waiting at that moment in one transaction (group commit: one fsync for the lot, each
+//! write isolated by a savepoint; a write alone commits by itself); on PostgreSQL, which commits
 //! concurrent transactions together by itself, they run directly.
 
 use std::sync::Arc;
 
-use sqlx::{Any, AnyPool, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::backend;
@@ -89,13 +89,20 @@ struct Job {
     reply: oneshot::Sender<Reply>,
 }
 
+/// What the writer task is sent.
+enum Msg {
+    Write(Job),
+    /// Close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// Where writes go.
 pub struct Writer(Route);
 
 enum Route {
     Direct(AnyPool),
-    /// The queue to the writer task, and the writer's own pool (kept to close it).
-    Batched(mpsc::UnboundedSender<Job>, AnyPool),
+    /// The queue to the writer task.
+    Batched(mpsc::UnboundedSender<Msg>),
 }
 
 impl Writer {
@@ -103,21 +110,26 @@ impl Writer {
         Self(Route::Direct(pool))
     }
 
-    /// Starts the writer task on `pool`, which should be its own (one connection): SQLite
-    /// drops a connection's page cache whenever another connection has written, so a writer
-    /// taking turns among shared connections re-reads the pages it has just written. `gate` is
-    /// held while a batch runs, so other writers (tenant set-up, key rotation) never collide
-    /// with it.
-    pub fn batched(pool: AnyPool, gate: Arc<Semaphore>) -> Self {
+    /// Starts the writer task on a connection of its own. Not pooled: SQLite drops a
+    /// connection's page cache whenever another connection has written, so a writer taking
+    /// turns among shared connections re-reads the pages it has just written; and sqlx's pool
+    /// pings a connection each time it is handed back, a second round trip to the
+    /// connection's thread for every write. `gate` is held while a batch runs, so other writers
+    /// (tenant set-up, key rotation) never collide with it.
+    pub fn batched(conn: AnyConnection, gate: Arc<Semaphore>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(pool.clone(), gate, rx));
-        Self(Route::Batched(tx, pool))
+        tokio::spawn(writer_loop(conn, gate, rx));
+        Self(Route::Batched(tx))
     }
 
-    /// Closes the writer's own connection (the direct route shares the store's pool).
+    /// Closes the writer's own connection once the writes queued before are done (the direct
+    /// route shares the store's pool).
     pub async fn close(&self) {
-        if let Route::Batched(_, pool) = &self.0 {
-            pool.close().await;
+        if let Route::Batched(queue) = &self.0 {
+            let (ack, done) = oneshot::channel();
+            if queue.send(Msg::Close(ack)).is_ok() {
+                let _ = done.await;
+            }
         }
     }
 
@@ -125,10 +137,10 @@ impl Writer {
     pub async fn run(&self, stmts: Vec<Stmt>) -> Reply {
         match &self.0 {
             Route::Direct(pool) => run_direct(pool, &stmts).await,
-            Route::Batched(queue, _) => {
+            Route::Batched(queue) => {
                 let (reply, answer) = oneshot::channel();
                 queue
-                    .send(Job { stmts, reply })
+                    .send(Msg::Write(Job { stmts, reply }))
                     .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
                 answer
                     .await
@@ -139,10 +151,15 @@ impl Writer {
 }
 
 async fn run_direct(pool: &AnyPool, stmts: &[Stmt]) -> Reply {
+    run_alone(&mut *pool.acquire().await.map_err(backend)?, stmts).await
+}
+
+/// One write in a transaction of its own (a single statement is one by itself).
+async fn run_alone(conn: &mut AnyConnection, stmts: &[Stmt]) -> Reply {
     if let [one] = stmts {
-        return Ok(vec![one.run(pool).await.map_err(backend)?]);
+        return Ok(vec![one.run(&mut *conn).await.map_err(backend)?]);
     }
-    let mut tx = pool.begin().await.map_err(backend)?;
+    let mut tx = conn.begin().await.map_err(backend)?;
     let mut out = Vec::with_capacity(stmts.len());
     for s in stmts {
         out.push(s.run(&mut *tx).await.map_err(backend)?);
@@ -151,35 +168,59 @@ async fn run_direct(pool: &AnyPool, stmts: &[Stmt]) -> Reply {
     Ok(out)
 }
 
-async fn writer_loop(pool: AnyPool, gate: Arc<Semaphore>, mut queue: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = queue.recv().await {
+async fn writer_loop(
+    mut conn: AnyConnection,
+    gate: Arc<Semaphore>,
+    mut queue: mpsc::UnboundedReceiver<Msg>,
+) {
+    let mut closing = None;
+    while closing.is_none() {
+        let first = match queue.recv().await {
+            Some(Msg::Write(job)) => job,
+            Some(Msg::Close(ack)) => {
+                closing = Some(ack);
+                break;
+            }
+            None => break,
+        };
         // Whatever queued while the previous batch committed goes into this one.
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(Msg::Write(job)) => jobs.push(job),
+                Ok(Msg::Close(ack)) => {
+                    closing = Some(ack);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         let Ok(_permit) = gate.acquire().await else {
             return;
         };
-        // Alone, a write needs no savepoint: `run_direct` commits it by itself, saving four
-        // round trips to the connection's thread (on a busy server, most batches hold one).
+        // Alone, a write needs no savepoint: it commits by itself, saving four round trips to
+        // the connection's thread (on a busy server, most batches hold one).
         let replies = match jobs.as_slice() {
-            [one] => vec![run_direct(&pool, &one.stmts).await],
-            _ => run_batch(&pool, &jobs).await,
+            [one] => vec![run_alone(&mut conn, &one.stmts).await],
+            _ => run_batch(&mut conn, &jobs).await,
         };
         for (job, reply) in jobs.into_iter().zip(replies) {
             let _ = job.reply.send(reply);
         }
     }
+    // Closing checkpoints SQLite's write-ahead log into the database file.
+    if let Err(e) = conn.close().await {
+        tracing::warn!(error = %e, "closing the writer's connection failed");
+    }
+    if let Some(ack) = closing {
+        let _ = ack.send(());
+    }
 }
 
 /// One transaction for all `jobs`; a failing job is rolled back to its savepoint alone.
-async fn run_batch(pool: &AnyPool, jobs: &[Job]) -> Vec<Reply> {
+async fn run_batch(conn: &mut AnyConnection, jobs: &[Job]) -> Vec<Reply> {
     let fail_all = |e: StoreError| jobs.iter().map(|_| Err(e.clone())).collect();
-    let mut tx = match pool.begin().await {
+    let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(backend(e)),
     };
@@ -230,7 +271,7 @@ mod tests {
         pool.execute("CREATE TABLE t (x INTEGER UNIQUE)")
             .await
             .unwrap();
-        let own = AnyPool::connect(&url).await.unwrap();
+        let own = AnyConnection::connect(&url).await.unwrap();
         (Writer::batched(own, Arc::new(Semaphore::new(1))), pool)
     }
 
@@ -257,6 +298,18 @@ mod tests {
             vec![1, 1]
         );
         assert_eq!(rows(&pool).await, vec![1, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_queued_writes_then_refuses_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, pool) = writer(&dir).await;
+        let queued = futures::future::join_all((0..5).map(|i| writer.run(vec![insert(i)])));
+        let (results, ()) = tokio::join!(queued, writer.close());
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        assert_eq!(rows(&pool).await, vec![0, 1, 2, 3, 4]);
+        let after = writer.run(vec![insert(9)]).await.unwrap_err();
+        assert_eq!(after.to_string(), "database error: the writer has stopped");
     }
 
     #[tokio::test]

@@ -398,7 +398,10 @@ end
         a.p99_ms,
         a.p99_ms / a.p50_ms
     );
-    println!("ratio signups/s / hashes/s: {:.3}", a.ratio);
+    println!(
+        "ratio signups/s / hashes/s: {:.3} (windows {:.3}–{:.3})",
+        a.ratio, a.ratio_range.0, a.ratio_range.1
+    );
 
     floods(&server.base, workers, o.floods).await;
     let _ = server.url.len();

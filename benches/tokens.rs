@@ -288,6 +288,8 @@ pub(super) struct Alternated {
     /// Median over the load windows of load ÷ the mean of the raw windows either side of it:
     /// each load window is compared with the machine as it was just before and just after.
     pub(super) ratio: f64,
+    /// The lowest and highest of those per-window ratios: how much the machine moved.
+    pub(super) ratio_range: (f64, f64),
 }
 
 /// Alternates `rounds` windows of `work` on `workers` threads with windows of `wrk` running
@@ -325,12 +327,18 @@ pub(super) async fn alternate(
         p99.push(w.p99_ms);
     }
     raw.push(raw_window(work).await);
-    let ratios = load
+    let ratios: Vec<f64> = load
         .iter()
         .enumerate()
         .map(|(i, l)| l / ((raw[i] + raw[i + 1]) / 2.0))
         .collect();
+    let ratio_range = ratios
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(*r), hi.max(*r))
+        });
     Alternated {
+        ratio_range,
         ratio: median(ratios),
         raw: median(raw),
         load: median(load),
@@ -422,7 +430,10 @@ pub async fn tokens(o: &Opts) {
             l.p50_ms, l.p99_ms
         );
         println!("  {}", l.cpu);
-        println!("ratio logins/s / verifications/s: {:.3}", l.ratio);
+        println!(
+            "ratio logins/s / verifications/s: {:.3} (windows {:.3}–{:.3})",
+            l.ratio, l.ratio_range.0, l.ratio_range.1
+        );
     }
     if run("timing") {
         // 2. Unknown user vs wrong password, one request at a time, interleaved. Unknown emails are
@@ -489,7 +500,10 @@ pub async fn tokens(o: &Opts) {
             c.p50_ms, c.p99_ms
         );
         println!("  {}", c.cpu);
-        println!("ratio grants/s / signatures/s: {:.3}", c.ratio);
+        println!(
+            "ratio grants/s / signatures/s: {:.3} (windows {:.3}–{:.3})",
+            c.ratio, c.ratio_range.0, c.ratio_range.1
+        );
     }
     if run("refresh") {
         // 4. Refresh grants: every connection refreshes a token chain of its own (the newest

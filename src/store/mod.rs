@@ -107,7 +107,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Also scrubs the password from a driver message that might echo the URL.
 /// Runs the dialect's per-connection statements on a new connection.
 async fn set_up(conn: &mut AnyConnection, on_connect: &[&str]) -> Result<(), sqlx::Error> {
     for stmt in on_connect {
@@ -116,6 +115,7 @@ async fn set_up(conn: &mut AnyConnection, on_connect: &[&str]) -> Result<(), sql
     Ok(())
 }
 
+/// Also scrubs the password from a driver message that might echo the URL.
 fn scrub(reason: impl std::fmt::Display, url: &str) -> String {
     let text = reason.to_string();
     match url::Url::parse(url)

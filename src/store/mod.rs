@@ -19,8 +19,10 @@ use crate::domain::tenant::{
 };
 use crate::domain::user::{NewUser, Profile, User};
 
+mod kept;
 mod reads;
 mod writes;
+use kept::Kept;
 use reads::UserReader;
 use writes::{Stmt, Writer};
 
@@ -132,6 +134,8 @@ type ClientLookup = Option<(Arc<Client>, Option<Arc<Connection>>)>;
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// Connections the hot paths keep between queries (see `kept`).
+    kept: Arc<Kept>,
     /// One permit when writes are serialized (SQLite), none otherwise.
     write_gate: Option<Arc<tokio::sync::Semaphore>>,
     /// Hot-path writes (users, login attempts, refresh tokens).
@@ -319,6 +323,8 @@ impl SqlStore {
                 .test_before_acquire(false)
                 .after_connect(move |conn, _meta| Box::pin(set_up(conn, on_connect)))
         };
+        // Half the pool at most is kept by the hot paths, so other queries always find one.
+        let keep_most = (pool.max_connections / 2) as usize;
         let pool = pool_options(pool.max_connections)
             .connect_with(options.clone())
             .await
@@ -341,6 +347,7 @@ impl SqlStore {
                 .time_to_live(CONFIG_CACHE_TTL)
                 .build()
         };
+        let kept = Arc::new(Kept::new(pool.clone(), keep_most));
         let write_gate = dialect
             .serialize_writes
             .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
@@ -360,11 +367,12 @@ impl SqlStore {
                 })?;
                 Writer::batched(own, gate.clone())
             }
-            None => Writer::direct(pool.clone()),
+            None => Writer::direct(kept.clone()),
         };
         Ok(Self {
-            users: UserReader::start(pool.clone(), dialect.json_strings),
+            users: UserReader::start(kept.clone(), dialect.json_strings),
             pool,
+            kept,
             write_gate,
             writes,
             settings: moka::sync::Cache::builder()
@@ -439,7 +447,18 @@ impl SqlStore {
 
     pub async fn close(&self) {
         self.writes.close().await;
-        self.pool.close().await;
+        self.kept.close().await;
+    }
+
+    /// A hot-path read on a kept connection: one round trip, no ping after it.
+    async fn fetch_optional_kept<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Option<AnyRow>, StoreError> {
+        let mut conn = self.kept.lease().await.map_err(backend)?;
+        let row = query.fetch_optional(&mut *conn).await.map_err(backend)?;
+        conn.keep();
+        Ok(row)
     }
 
     async fn upsert_tenant(
@@ -726,19 +745,17 @@ impl Store for SqlStore {
         identifier: &str,
     ) -> Result<Option<User>, StoreError> {
         // Usernames are NULL on connections without them; an email match wins over a username.
-        sqlx::query(&format!(
+        let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE connection = $1 \
              AND (email = $2 OR username = $2) \
              ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1"
-        ))
-        .bind(connection)
-        .bind(identifier)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(user_from_row)
-        .transpose()
+        );
+        let query = sqlx::query(&sql).bind(connection).bind(identifier);
+        self.fetch_optional_kept(query)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
     }
 
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -824,20 +841,18 @@ impl Store for SqlStore {
     ) -> Result<Option<(RefreshToken, User)>, StoreError> {
         // A token is used once a child names it. The user's columns do not clash with the
         // token's, so USER_COLUMNS needs no table prefix here.
-        sqlx::query(&format!(
+        let sql = format!(
             "SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.audience, \
              t.created_at, t.expires_at, c.created_at AS used_at, {USER_COLUMNS} \
              FROM refresh_tokens t JOIN users ON users.id = t.user_id \
              LEFT JOIN refresh_tokens c ON c.parent_hash = t.token_hash \
              WHERE t.token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?
-        .as_ref()
-        .map(|row| Ok((refresh_token_from_row(row)?, user_from_row(row)?)))
-        .transpose()
+        );
+        self.fetch_optional_kept(sqlx::query(&sql).bind(token_hash))
+            .await?
+            .as_ref()
+            .map(|row| Ok((refresh_token_from_row(row)?, user_from_row(row)?)))
+            .transpose()
     }
 
     async fn rotate_refresh_token(

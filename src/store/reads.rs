@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sqlx::AnyPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::kept::Kept;
 use super::{USER_COLUMNS, backend, user_from_row};
 use crate::domain::store::StoreError;
 use crate::domain::user::User;
@@ -37,11 +37,11 @@ pub struct UserReader {
 impl UserReader {
     /// Starts the reader task. `json_ids` is a subquery body yielding the elements of the JSON
     /// array of ids bound as `$1`: the only part of the query that differs between databases.
-    pub fn start(pool: AnyPool, json_ids: &str) -> Self {
+    pub fn start(kept: Arc<Kept>, json_ids: &str) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT {json_ids})");
         let queries = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(reader_loop(pool, sql.into(), rx, queries.clone()));
+        tokio::spawn(reader_loop(kept, sql.into(), rx, queries.clone()));
         Self { queue, queries }
     }
 
@@ -64,7 +64,7 @@ impl UserReader {
 }
 
 async fn reader_loop(
-    pool: AnyPool,
+    kept: Arc<Kept>,
     sql: Arc<str>,
     mut queue: mpsc::UnboundedReceiver<Lookup>,
     queries: Arc<AtomicUsize>,
@@ -88,9 +88,9 @@ async fn reader_loop(
             continue;
         }
         queries.fetch_add(1, Ordering::Relaxed);
-        let (pool, sql) = (pool.clone(), sql.clone());
+        let (kept, sql) = (kept.clone(), sql.clone());
         tokio::spawn(async move {
-            let found = fetch(&pool, &sql, &batch).await;
+            let found = fetch(&kept, &sql, &batch).await;
             drop(slot);
             for lookup in batch {
                 let reply = match &found {
@@ -104,17 +104,19 @@ async fn reader_loop(
 }
 
 async fn fetch(
-    pool: &AnyPool,
+    kept: &Kept,
     sql: &str,
     batch: &[Lookup],
 ) -> Result<HashMap<String, User>, StoreError> {
     let ids: Vec<&str> = batch.iter().map(|l| l.id.as_str()).collect();
     let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let mut conn = kept.lease().await.map_err(backend)?;
     let rows = sqlx::query(sql)
         .bind(ids)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
+    conn.keep();
     rows.iter()
         .map(|row| user_from_row(row).map(|u| (u.id.clone(), u)))
         .collect()

@@ -2,14 +2,15 @@
 //! On SQLite they go to one writer task, owning a connection outside any pool, that runs every
 //! write waiting at that moment in one transaction (group commit: one fsync for the lot, each
 //! write isolated by a savepoint; a write alone commits by itself); on PostgreSQL, which commits
-//! concurrent transactions together by itself, they run directly.
+//! concurrent transactions together by itself, they run directly, on kept connections.
 
 use std::sync::Arc;
 
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
+use sqlx::{Any, AnyConnection, Connection, Executor, Row};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::backend;
+use super::kept::Kept;
 use crate::domain::store::StoreError;
 
 /// Most writes one SQLite transaction takes.
@@ -100,14 +101,14 @@ enum Msg {
 pub struct Writer(Route);
 
 enum Route {
-    Direct(AnyPool),
+    Direct(Arc<Kept>),
     /// The queue to the writer task.
     Batched(mpsc::UnboundedSender<Msg>),
 }
 
 impl Writer {
-    pub fn direct(pool: AnyPool) -> Self {
-        Self(Route::Direct(pool))
+    pub fn direct(kept: Arc<Kept>) -> Self {
+        Self(Route::Direct(kept))
     }
 
     /// Starts the writer task on a connection of its own. Not pooled: SQLite drops a
@@ -123,7 +124,7 @@ impl Writer {
     }
 
     /// Closes the writer's own connection once the writes queued before are done (the direct
-    /// route shares the store's pool).
+    /// route's connections are the store's pool's).
     pub async fn close(&self) {
         if let Route::Batched(queue) = &self.0 {
             let (ack, done) = oneshot::channel();
@@ -136,7 +137,7 @@ impl Writer {
     /// Runs `stmts` atomically; returns each statement's result once durably committed.
     pub async fn run(&self, stmts: Vec<Stmt>) -> Reply {
         match &self.0 {
-            Route::Direct(pool) => run_direct(pool, &stmts).await,
+            Route::Direct(kept) => run_direct(kept, &stmts).await,
             Route::Batched(queue) => {
                 let (reply, answer) = oneshot::channel();
                 queue
@@ -150,8 +151,11 @@ impl Writer {
     }
 }
 
-async fn run_direct(pool: &AnyPool, stmts: &[Stmt]) -> Reply {
-    run_alone(&mut *pool.acquire().await.map_err(backend)?, stmts).await
+async fn run_direct(kept: &Kept, stmts: &[Stmt]) -> Reply {
+    let mut conn = kept.lease().await.map_err(backend)?;
+    let out = run_alone(&mut conn, stmts).await?;
+    conn.keep();
+    Ok(out)
 }
 
 /// One write in a transaction of its own (a single statement is one by itself).
@@ -262,6 +266,8 @@ async fn run_batch(conn: &mut AnyConnection, jobs: &[Job]) -> Vec<Reply> {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::AnyPool;
+
     use super::*;
 
     async fn writer(dir: &tempfile::TempDir) -> (Writer, AnyPool) {

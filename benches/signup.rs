@@ -298,6 +298,18 @@ impl Outcome {
         o.refused_latency.sort();
         o
     }
+
+    /// Waits for client tasks, each yielding its (status, latency) pairs, and tallies them.
+    async fn gather(
+        tasks: Vec<tokio::task::JoinHandle<Vec<(u16, Duration)>>>,
+        start: Instant,
+    ) -> Self {
+        let mut results = Vec::new();
+        for t in tasks {
+            results.extend(t.await.unwrap());
+        }
+        Self::tally(results, start.elapsed())
+    }
 }
 
 /// `concurrency` loops each signing up fresh users until `secs` have passed.
@@ -332,11 +344,7 @@ async fn drive(base: &str, connection: &str, concurrency: usize, secs: f64, tag:
             })
         })
         .collect();
-    let mut results = Vec::new();
-    for t in tasks {
-        results.extend(t.await.unwrap());
-    }
-    Outcome::tally(results, start.elapsed())
+    Outcome::gather(tasks, start).await
 }
 
 async fn saturate(o: &Opts) {
@@ -516,11 +524,7 @@ fn raw_flood(base: &str, clients: usize, per_client: usize, tag: &str) -> Outcom
                 })
             })
             .collect();
-        let mut results = Vec::new();
-        for t in tasks {
-            results.extend(t.await.unwrap());
-        }
-        Outcome::tally(results, start.elapsed())
+        Outcome::gather(tasks, start).await
     })
 }
 

@@ -13,15 +13,20 @@
 
 mod tokens;
 
+/// The server's allocator (see `src/main.rs`), so the in-process server and the raw loops
+/// run on what the binary runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use latchkey::config::ServeArgs;
-use latchkey::domain::store::Store;
-use latchkey::startup::Application;
+use latchkey::cli::ServeArgs;
+use latchkey::domain::store::{TenantStore, UserStore};
+use latchkey::startup::{Application, Dependencies};
 use serde_json::json;
 use sqlx::Connection as _;
 
@@ -141,9 +146,9 @@ fn hash_work(plain: bool) -> Arc<dyn Fn() + Send + Sync> {
 /// `work` run with this thread's own `Engine` (OWASP parameters), kept between calls as the
 /// server's hashing threads keep theirs.
 fn engine_work(
-    work: impl Fn(&mut latchkey::domain::hasher::Engine) + Send + Sync + 'static,
+    work: impl Fn(&mut latchkey::infra::hasher::Engine) + Send + Sync + 'static,
 ) -> Arc<dyn Fn() + Send + Sync> {
-    use latchkey::domain::hasher::{Engine, HashParams};
+    use latchkey::infra::hasher::{Engine, HashParams};
     thread_local!(static ENGINE: std::cell::RefCell<Option<Engine>> = const { std::cell::RefCell::new(None) });
     Arc::new(move || {
         ENGINE.with(|e| {
@@ -254,7 +259,9 @@ fn start_server(url: &str, dir: &std::path::Path, extra: &[&str]) -> Server {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = Application::build(settings).await.unwrap();
+            let app = Application::build(settings.config(), Dependencies::default())
+                .await
+                .unwrap();
             base_tx.send(app.base_url()).unwrap();
             app.run(async {
                 let _ = stop_rx.await;
@@ -568,11 +575,10 @@ async fn seed(url: &str, from: i64, to: i64) {
         .connect(url)
         .await
         .unwrap();
-    let hash =
-        latchkey::domain::hasher::Engine::new(latchkey::domain::hasher::HashParams::default())
-            .unwrap()
-            .hash(b"Seeded-Passw0rd")
-            .unwrap();
+    let hash = latchkey::infra::hasher::Engine::new(latchkey::infra::hasher::HashParams::default())
+        .unwrap()
+        .hash(b"Seeded-Passw0rd")
+        .unwrap();
     let batch = 100_000;
     let mut start = from;
     while start < to {
@@ -609,7 +615,12 @@ async fn seed(url: &str, from: i64, to: i64) {
 
 /// Non-hash cost of one signup, one window: sequential signups (concurrency 1) on connection
 /// `plain` (policy none) with the cheapest Argon2 setting, then the same store calls timed alone.
-async fn non_hash_window(base: &str, store: &dyn Store, tag: &str, secs: f64) -> (f64, f64) {
+async fn non_hash_window(
+    base: &str,
+    store: &latchkey::store::SqlStore,
+    tag: &str,
+    secs: f64,
+) -> (f64, f64) {
     let run = drive(base, "plain", 1, secs, tag).await;
     let per_signup = run.elapsed.as_secs_f64() / run.ok_latency.len() as f64;
     let n = 100;
@@ -619,7 +630,7 @@ async fn non_hash_window(base: &str, store: &dyn Store, tag: &str, secs: f64) ->
             .client_with_connection("bench-client", "plain")
             .await
             .unwrap();
-        let now = latchkey::domain::user::now_millis();
+        let now = latchkey::domain::ports::Clock::now_millis(&latchkey::infra::clock::SystemClock);
         store
             .create_user(&latchkey::domain::user::NewUser {
                 id: latchkey::domain::user::new_user_id(now),
@@ -695,7 +706,7 @@ async fn scale(o: &Opts) {
 
 /// Hash rate through latchkey's own `Hasher` (bounded pool), without HTTP or a database.
 async fn pool(o: &Opts) {
-    use latchkey::domain::hasher::{HashParams, Hasher, Password};
+    use latchkey::infra::hasher::{HashParams, Hasher, Password};
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let secs = o.seconds as f64;
     let raw = tokio::task::spawn_blocking(move || raw_hash_rate(workers, secs))

@@ -25,6 +25,9 @@ clients:
   - name: Bench
     client_id: bench-client
     client_secret: bench-secret
+client_grants:
+  - client_id: Bench
+    audience: management
 connections:
   - name: db
     enabled_clients: [Bench]
@@ -375,7 +378,7 @@ async fn signup_users(http: &reqwest::Client, base: &str, n: usize) {
 }
 
 pub async fn tokens(o: &Opts) {
-    use latchkey::domain::hasher::{Engine, HashParams};
+    use latchkey::infra::hasher::{Engine, HashParams};
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(&o.store, dir.path()).await;
@@ -467,8 +470,8 @@ pub async fn tokens(o: &Opts) {
     if run("cc") {
         // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
         // The server's signer (see `domain::jws`), so raw and served signatures cost the same.
-        latchkey::domain::jws::install();
-        let key = latchkey::domain::keys::generate(0).unwrap();
+        latchkey::infra::jws::install();
+        let key = latchkey::infra::keys::generate(0).unwrap();
         let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
         let claims = json!({"iss": format!("{base}/"), "sub": "bench-client@clients",
         "aud": format!("{base}/api/v2/"), "iat": 1, "exp": 2, "scope": "", "azp": "bench-client",

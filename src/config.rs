@@ -1,196 +1,73 @@
-//! Server settings: `latchkey serve` flags and their `LATCHKEY_*` environment variables.
+//! Server settings as plain data, independent of the command line: `cli` builds them from
+//! flags and environment, tests build them directly or from flags.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::infra::hasher::HashParams;
+use crate::infra::keys::{KeyCipher, KeyError};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "latchkey",
-    version,
-    about = "Self-hosted identity server speaking Auth0's Authentication API"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server.
-    Serve(Box<ServeArgs>),
-    /// Manage the token signing keys.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Make a new signing key active; the previous one stays published in the JWKS for 48 h so
-    /// tokens it signed still verify.
-    Rotate(DatabaseArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DatabaseArgs {
-    /// The database the servers use.
-    #[arg(
-        long,
-        env = "LATCHKEY_DATABASE_URL",
-        default_value = "sqlite://latchkey.db"
-    )]
-    pub database_url: String,
-
-    /// Seconds to wait for the database.
-    #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
-    pub db_acquire_timeout: u64,
-
-    /// 32 random bytes, base64 (`openssl rand -base64 32`): private signing keys are stored
-    /// encrypted with it (AES-256-GCM). Every instance and `keys rotate` need the same value.
-    #[arg(long, env = "LATCHKEY_KEY_ENCRYPTION_KEY", hide_env_values = true)]
-    pub key_encryption_key: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to bind; port 0 picks a free port (the bound address is printed).
-    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3000")]
+/// Everything `Application::build` needs besides the injected dependencies.
+#[derive(Debug, Clone)]
+pub struct Config {
     pub listen: SocketAddr,
-
-    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASS@HOST/DB`.
-    #[arg(
-        long,
-        env = "LATCHKEY_DATABASE_URL",
-        default_value = "sqlite://latchkey.db"
-    )]
-    pub database_url: String,
-
-    /// Public base URL; tokens' `iss`. Default: http(s)://<bound address>/.
-    #[arg(long, env = "LATCHKEY_ISSUER")]
+    pub database: DatabaseConfig,
+    /// Public base URL; tokens' `iss`. `None`: http(s)://<bound address>/.
     pub issuer: Option<String>,
-
-    /// YAML or JSON file of tenant settings, clients and connections, upserted at start.
-    #[arg(long, env = "LATCHKEY_TENANT_FILE")]
+    /// Applied (upserted) at start; without one, a default tenant is bootstrapped once.
     pub tenant_file: Option<PathBuf>,
-
-    /// PEM certificate chain for HTTPS.
-    #[arg(long, env = "LATCHKEY_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// PEM private key for HTTPS.
-    #[arg(long, env = "LATCHKEY_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
-    /// Serve HTTPS with a certificate for localhost/127.0.0.1 generated at start (development).
-    #[arg(long, env = "LATCHKEY_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
-    pub tls_self_signed: bool,
-
-    /// `pretty` (default on a terminal) or `json` (default otherwise).
-    #[arg(long, env = "LATCHKEY_LOG_FORMAT")]
-    pub log_format: Option<LogFormat>,
-
+    pub tls: Tls,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "LATCHKEY_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,
-
-    /// Seconds a request may take before it is answered 503.
-    #[arg(long, env = "LATCHKEY_REQUEST_TIMEOUT", default_value_t = 30)]
-    pub request_timeout: u64,
-
-    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
-    #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
-    pub shutdown_grace: u64,
-
-    /// Behind a reverse proxy: take the client's IP (brute-force protection, `last_ip`) from
-    /// the last address of `X-Forwarded-For`, which the proxy appends. Only when every request
-    /// comes through such a proxy: clients could otherwise choose their IP.
-    #[arg(long, env = "LATCHKEY_TRUST_FORWARDED_FOR")]
+    /// How long a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// How long in-flight requests get to finish after the shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
     pub trust_forwarded_for: bool,
+    pub hashing: HashingConfig,
+}
 
-    /// Password hashes computed at once (default: the number of cores).
-    #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
-    pub hash_workers: Option<usize>,
-
-    /// Password hashes allowed to wait for a worker; beyond that requests get 429 at once.
-    /// Default: 16 per worker.
-    #[arg(long, env = "LATCHKEY_HASH_QUEUE")]
-    pub hash_queue: Option<usize>,
-
-    /// Argon2id memory cost in KiB.
-    #[arg(long, env = "LATCHKEY_ARGON2_M_COST", default_value_t = 19_456)]
-    pub argon2_m_cost: u32,
-
-    /// Argon2id iterations.
-    #[arg(long, env = "LATCHKEY_ARGON2_T_COST", default_value_t = 2)]
-    pub argon2_t_cost: u32,
-
-    /// Argon2id parallelism.
-    #[arg(long, env = "LATCHKEY_ARGON2_P_COST", default_value_t = 1)]
-    pub argon2_p_cost: u32,
-
-    /// Largest number of pooled database connections.
-    #[arg(long, env = "LATCHKEY_DB_MAX_CONNECTIONS", default_value_t = 10)]
-    pub db_max_connections: u32,
-
-    /// Seconds to wait for a pooled database connection (also the start-up connect timeout).
-    #[arg(long, env = "LATCHKEY_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
-    pub db_acquire_timeout: u64,
-
-    /// 32 random bytes, base64 (`openssl rand -base64 32`): private signing keys are stored
-    /// encrypted with it (AES-256-GCM). Every instance and `keys rotate` need the same value.
-    #[arg(long, env = "LATCHKEY_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+/// The database, shared by `serve` and `keys rotate`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection (also the start-up connect timeout).
+    pub acquire_timeout: Duration,
+    /// Base64 of 32 bytes; private signing keys are sealed with it.
     pub key_encryption_key: Option<String>,
 }
 
-/// The cipher for private signing keys from `--key-encryption-key`.
-pub fn key_cipher(
-    key: Option<&str>,
-) -> Result<crate::domain::keys::KeyCipher, crate::domain::keys::KeyError> {
-    key.map_or_else(
-        || Ok(crate::domain::keys::KeyCipher::default()),
-        crate::domain::keys::KeyCipher::from_base64,
-    )
+impl DatabaseConfig {
+    /// The cipher for private signing keys.
+    pub fn key_cipher(&self) -> Result<KeyCipher, KeyError> {
+        self.key_encryption_key
+            .as_deref()
+            .map_or_else(|| Ok(KeyCipher::default()), KeyCipher::from_base64)
+    }
 }
 
-impl ServeArgs {
-    /// Settings as `latchkey serve ARGS…` would parse them (environment included).
-    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let cli = Cli::try_parse_from(
-            std::iter::once("latchkey".into())
-                .chain(std::iter::once("serve".into()))
-                .chain(args.into_iter().map(Into::into)),
-        )?;
-        match cli.command {
-            Command::Serve(a) => Ok(*a),
-            Command::Keys(_) => Err(clap::Error::raw(
-                clap::error::ErrorKind::InvalidSubcommand,
-                "expected the serve subcommand",
-            )),
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    Off,
+    /// PEM certificate chain and private key.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// A certificate for localhost/127.0.0.1 generated at start (development).
+    SelfSigned,
+}
 
-    pub fn tls_enabled(&self) -> bool {
-        self.tls_self_signed || self.tls_cert.is_some()
-    }
-
-    pub fn hash_workers(&self) -> usize {
-        self.hash_workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
-    }
-
-    pub fn hash_queue(&self) -> usize {
-        self.hash_queue.unwrap_or(16 * self.hash_workers())
-    }
+/// The password hashing pool.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingConfig {
+    pub params: HashParams,
+    /// Hashes computed at once.
+    pub workers: usize,
+    /// Hashes allowed to wait for a worker; beyond that requests get 429 at once.
+    pub queue: usize,
 }

@@ -1,5 +1,7 @@
-//! Start-up shared by `main` and the tests: load the tenant file, connect and migrate the store,
-//! apply or bootstrap the tenant, bind the listener, and serve until told to stop.
+//! Start-up shared by `main`, the tests and the benchmarks: connect and migrate the store,
+//! apply the tenant file or bootstrap a default tenant, set up keys, hashing and signing, bind
+//! the listener, and serve until told to stop. Dependencies that tests replace (the clock) are
+//! passed in.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,21 +12,40 @@ use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 
-use crate::config::ServeArgs;
-use crate::domain::hasher::{HashParams, Hasher};
-use crate::domain::store::{BootstrapCredentials, Store};
+use crate::config::{Config, Tls};
+use crate::domain::Services;
+use crate::domain::ports::Clock;
+use crate::domain::store::{BootstrapCredentials, Store, TenantStore};
 use crate::http::{self, App, Limits};
+use crate::infra::clock::SystemClock;
+use crate::infra::hasher::Hasher;
+use crate::infra::signer::JwtSigner;
+use crate::infra::{keys, tls};
 use crate::store::{PoolSettings, SqlStore};
-use crate::{tenant_file, tls};
+use crate::tenant_file;
+
+/// What the application is built with besides its settings; tests replace these.
+#[derive(Clone)]
+pub struct Dependencies {
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
 
 pub struct Application {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     tls: Option<RustlsConfig>,
     router: axum::Router,
-    issuer: String,
     bootstrap: Option<BootstrapCredentials>,
     store: Arc<SqlStore>,
+    services: Services,
     hasher: Hasher,
     grace: Duration,
 }
@@ -38,19 +59,20 @@ fn normalize_issuer(issuer: &str) -> String {
 }
 
 impl Application {
-    pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
+    pub async fn build(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
         tls::install_crypto_provider();
+        let db = &config.database;
         let store = SqlStore::connect(
-            &args.database_url,
+            &db.url,
             &PoolSettings {
-                max_connections: args.db_max_connections,
-                acquire_timeout: Duration::from_secs(args.db_acquire_timeout),
+                max_connections: db.max_connections,
+                acquire_timeout: db.acquire_timeout,
             },
         )
         .await?;
         let store = Arc::new(store);
 
-        let bootstrap = match &args.tenant_file {
+        let bootstrap = match &config.tenant_file {
             Some(path) => {
                 // Clients without an explicit client_id keep the one already stored.
                 let known = store.client_ids_by_name().await?;
@@ -67,35 +89,28 @@ impl Application {
             }
         };
 
-        let cipher = crate::config::key_cipher(args.key_encryption_key.as_deref())?;
-        crate::domain::keys::ensure_active(store.as_ref(), &cipher)
+        let cipher = db.key_cipher()?;
+        keys::ensure_active(store.as_ref(), &cipher, deps.clock.as_ref())
             .await
             .context("cannot set up the signing key")?;
 
-        let hasher = Hasher::new(
-            HashParams {
-                m_cost: args.argon2_m_cost,
-                t_cost: args.argon2_t_cost,
-                p_cost: args.argon2_p_cost,
-            },
-            args.hash_workers(),
-            args.hash_queue(),
-        )
-        .context("invalid Argon2 parameters")?;
+        let h = &config.hashing;
+        let hasher =
+            Hasher::new(h.params, h.workers, h.queue).context("invalid Argon2 parameters")?;
 
-        let listener = std::net::TcpListener::bind(args.listen)
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
 
-        let tls = match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(tls::from_pem_files(cert, key).await?),
-            _ if args.tls_self_signed => Some(tls::self_signed().await?),
-            _ => None,
+        let tls = match &config.tls {
+            Tls::Files { cert, key } => Some(tls::from_pem_files(cert, key).await?),
+            Tls::SelfSigned => Some(tls::self_signed().await?),
+            Tls::Off => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = normalize_issuer(
-            &args
+            &config
                 .issuer
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://{addr}/")),
@@ -105,18 +120,24 @@ impl Application {
             .origin()
             .ascii_serialization();
 
+        let signer = JwtSigner::new(store.clone(), cipher, deps.clock.clone(), &issuer);
+        let services = Services::new(
+            store.clone(),
+            Arc::new(hasher.clone()),
+            Arc::new(signer),
+            deps.clock,
+            &issuer,
+            &own_origin,
+        );
         let state = Arc::new(App {
-            store: store.clone(),
-            hasher: hasher.clone(),
-            tokens: crate::domain::tokens::Tokens::new(store.clone(), cipher, &issuer),
-            own_origin,
-            trust_forwarded_for: args.trust_forwarded_for,
+            services: services.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
         });
         let router = http::router(
             state,
             Limits {
-                body_bytes: args.body_limit,
-                timeout: Duration::from_secs(args.request_timeout),
+                body_bytes: config.body_limit,
+                timeout: config.request_timeout,
             },
         );
         Ok(Self {
@@ -124,16 +145,12 @@ impl Application {
             addr,
             tls,
             router,
-            issuer,
             bootstrap,
             store,
+            services,
             hasher,
-            grace: Duration::from_secs(args.shutdown_grace),
+            grace: config.shutdown_grace,
         })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// `http(s)://ADDR` of the bound listener.
@@ -143,7 +160,7 @@ impl Application {
     }
 
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.services.issuer
     }
 
     /// Credentials of the default tenant, when this start created it.
@@ -155,6 +172,18 @@ impl Application {
         self.store.clone()
     }
 
+    /// The store as itself, with its test-only reads.
+    #[cfg(feature = "testing")]
+    pub fn sql_store(&self) -> Arc<SqlStore> {
+        self.store.clone()
+    }
+
+    /// The domain's services, as the handlers use them (tests call domain operations directly).
+    pub fn services(&self) -> Services {
+        self.services.clone()
+    }
+
+    /// The hashing pool (tests watch its queue).
     pub fn hasher(&self) -> Hasher {
         self.hasher.clone()
     }
@@ -173,12 +202,12 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             stopper.graceful_shutdown(Some(grace));
         });
-        let store = self.store.clone();
+        let services = self.services.clone();
         let housekeeping = tokio::spawn(async move {
             let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
             loop {
                 every.tick().await;
-                match crate::domain::oauth::housekeeping(store.as_ref()).await {
+                match crate::domain::token::housekeeping(&services).await {
                     Ok((0, 0)) => {}
                     Ok((tokens, attempts)) => {
                         tracing::info!(
@@ -187,7 +216,9 @@ impl Application {
                             "purged expired refresh tokens and idle attempt counters"
                         );
                     }
-                    Err(e) => tracing::warn!(cause = %e, "housekeeping failed"),
+                    Err(e) => {
+                        tracing::warn!(cause = %crate::domain::error::chain(&e), "housekeeping failed")
+                    }
                 }
             }
         });

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::cli::LogFormat;
 
 /// Installs the global subscriber once; `RUST_LOG` overrides the `info` default.
 pub fn init(format: Option<LogFormat>) {

@@ -1,5 +1,6 @@
-//! Loading the tenant file (YAML or JSON): parse, validate everything, and only then hand a
-//! complete `TenantConfig` to the store, so a bad file applies nothing.
+//! Loading the tenant file (YAML or JSON): parse, validate everything (clients, connections,
+//! client grants), and only then hand a complete `TenantConfig` to the store, so a bad file
+//! applies nothing. Also the default tenant created on a first start without a file.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::password_policy::PolicyLevel;
 use crate::domain::store::BootstrapCredentials;
 use crate::domain::tenant::{
-    AppType, Client, Connection, ConnectionOptions, DEFAULT_CLIENT, DEFAULT_CONNECTION,
-    TenantConfig, TenantSettings,
+    AppType, Client, ClientGrant, Connection, ConnectionOptions, DEFAULT_CLIENT,
+    DEFAULT_CONNECTION, MANAGEMENT_AUDIENCE, TenantConfig, TenantSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,19 @@ struct File {
     clients: Vec<ClientSpec>,
     #[serde(default)]
     connections: Vec<ConnectionSpec>,
+    #[serde(default)]
+    client_grants: Vec<ClientGrantSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientGrantSpec {
+    /// A client of this file, by name or client_id.
+    client_id: String,
+    /// An API of `tenant.audiences` (or `default_audience`), or `management`.
+    audience: String,
+    #[serde(default)]
+    scope: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +123,7 @@ pub fn derived_client_id(name: &str) -> String {
 /// Client secrets are stored as SHA-256 hex: they are long random strings, so a fast hash is
 /// enough to make a leaked database useless for authenticating.
 pub fn hash_secret(secret: &str) -> String {
-    crate::domain::tokens::token_hash(secret)
+    crate::domain::claims::token_hash(secret)
 }
 
 /// The tenant created on first start without a tenant file, with its one-time credentials.
@@ -134,6 +148,7 @@ pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
             grant_types: all_grant_types(),
             token_endpoint_ip_header_trusted: false,
         }],
+        client_grants: vec![],
         connections: vec![Connection {
             name: DEFAULT_CONNECTION.into(),
             strategy: "auth0".into(),
@@ -288,10 +303,59 @@ pub fn load(
         ));
     }
 
+    let mut client_grants: Vec<ClientGrant> = Vec::new();
+    for spec in file.client_grants {
+        let at = line_of(&text, &spec.client_id);
+        let client = clients
+            .iter()
+            .find(|c| c.name == spec.client_id || c.client_id == spec.client_id)
+            .ok_or_else(|| {
+                err(
+                    at,
+                    format!(
+                        "client_grants: unknown client {:?} (a client of this file, by name or client_id)",
+                        spec.client_id
+                    ),
+                )
+            })?;
+        let settings = &file.tenant;
+        let known = spec.audience == MANAGEMENT_AUDIENCE
+            || settings.default_audience.as_deref() == Some(spec.audience.as_str())
+            || settings.audiences.contains(&spec.audience);
+        if !known {
+            return Err(err(
+                line_of(&text, &spec.audience).or(at),
+                format!(
+                    "client_grants: audience {:?} is not an API of tenant.audiences or \
+                     tenant.default_audience, nor `management` (the Management API)",
+                    spec.audience
+                ),
+            ));
+        }
+        if client_grants
+            .iter()
+            .any(|g| g.client_id == client.client_id && g.audience == spec.audience)
+        {
+            return Err(err(
+                at,
+                format!(
+                    "client_grants: client {:?} has two grants for {:?}",
+                    spec.client_id, spec.audience
+                ),
+            ));
+        }
+        client_grants.push(ClientGrant {
+            client_id: client.client_id.clone(),
+            audience: spec.audience,
+            scope: spec.scope,
+        });
+    }
+
     Ok(TenantConfig {
         settings: file.tenant,
         clients,
         connections,
+        client_grants,
     })
 }
 
@@ -407,5 +471,40 @@ connections:
             "client \"A\": token_endpoint_ip_header_trusted needs a client_secret"
         );
         assert!(!load_str(GOOD).unwrap().clients[0].token_endpoint_ip_header_trusted);
+    }
+
+    #[test]
+    fn client_grants_name_a_client_of_the_file_and_a_known_api() {
+        let base = "tenant:\n  audiences: [\"https://api.example.com/\"]\nclients:\n  - name: Backend\n    client_secret: s\n";
+        let t = load_str(&format!(
+            "{base}client_grants:\n  - client_id: Backend\n    audience: management\n    scope: [read:users]\n  - client_id: Backend\n    audience: https://api.example.com/\n"
+        ))
+        .unwrap();
+        assert_eq!(t.client_grants.len(), 2);
+        assert_eq!(t.client_grants[0].client_id, t.clients[0].client_id);
+        assert_eq!(t.client_grants[0].audience, MANAGEMENT_AUDIENCE);
+        assert_eq!(t.client_grants[0].scope, ["read:users"]);
+        assert!(t.client_grants[1].scope.is_empty());
+        let e = load_str(&format!(
+            "{base}client_grants:\n  - client_id: Nope\n    audience: management\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, Some(7));
+        assert!(
+            e.message.contains("unknown client \"Nope\""),
+            "{}",
+            e.message
+        );
+        let e = load_str(&format!(
+            "{base}client_grants:\n  - client_id: Backend\n    audience: https://elsewhere/\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, Some(8));
+        assert!(e.message.contains("is not an API"), "{}", e.message);
+        let e = load_str(&format!(
+            "{base}client_grants:\n  - client_id: Backend\n    audience: management\n  - client_id: Backend\n    audience: management\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("two grants"), "{}", e.message);
     }
 }

@@ -1,96 +1,111 @@
-//! The domain's error type: every way a request can fail, independent of the wire envelope.
+//! What every area's error shares: validation failures (a field and the rule it broke, worded by
+//! each envelope) and the failures no request can fix (overload, the store, hashing, signing).
 
-use super::hasher::HashError;
-use super::password_policy::StrengthFailure;
 use super::store::StoreError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The body is malformed, misses a field, or a field breaks a rule; the text says which.
-    #[error("invalid body: {0}")]
-    InvalidBody(String),
-    #[error("request body too large")]
-    BodyTooLarge,
-    #[error("unsupported content type")]
-    UnsupportedMediaType,
-    #[error("invalid username: {0}")]
-    InvalidUsername(String),
-    #[error("unknown client")]
-    UnknownClient,
-    #[error("the connection does not exist")]
-    ConnectionNotFound,
-    #[error("the connection is not a database connection")]
-    NotDatabaseConnection,
-    #[error("the connection is not enabled for this client")]
-    ConnectionNotEnabled,
-    #[error("public signup is disabled")]
-    SignupDisabled,
-    #[error("origin not allowed for this client")]
-    OriginNotAllowed,
-    #[error("user already exists")]
-    UserExists,
-    #[error("username already exists")]
-    UsernameExists,
-    /// A duplicate signup under enumeration protection.
-    #[error("invalid signup")]
-    InvalidSignup,
-    #[error("password too weak")]
-    PasswordStrength(StrengthFailure),
-    #[error("password too common")]
-    PasswordDictionary,
-    #[error("password contains user information")]
-    PasswordNoUserInfo,
-    #[error("password previously used")]
-    PasswordHistory,
-    /// OAuth: a required parameter is missing or a parameter is malformed.
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-    #[error("unsupported grant type {0}")]
-    UnsupportedGrantType(String),
-    /// The client may not use this grant (its `grant_types`).
-    #[error("grant type {0} not allowed for the client")]
-    GrantNotAllowed(String),
-    /// Client authentication failed (wrong or missing secret); the text says which.
-    #[error("client authentication failed: {0}")]
-    InvalidClient(&'static str),
-    /// Wrong password or unknown user: one error, so the answer does not reveal which.
-    #[error("wrong email or password")]
-    WrongCredentials,
-    /// Brute-force protection blocked this (identifier, IP).
-    #[error("too many failed login attempts")]
-    TooManyAttempts,
-    #[error("user is blocked")]
-    UserBlocked,
-    #[error("unknown or invalid refresh token")]
-    InvalidRefreshToken,
-    #[error("unknown audience {0}")]
-    UnknownAudience(String),
-    #[error("no audience requested and no default audience")]
-    MissingAudience,
-    #[error("scope not granted: {0}")]
-    InvalidScope(String),
-    /// A bearer token that is malformed, expired or not ours.
-    #[error("invalid access token: {0}")]
-    InvalidToken(&'static str),
-    /// Too much work queued (password hashing); retry later.
-    #[error("overloaded")]
-    Overloaded,
-    /// Anything unexpected; the text goes to the log, never to the client.
-    #[error("internal error: {0}")]
-    Internal(String),
+/// The rule a field broke. Envelopes word it (dbconnections: "Missing required property: x";
+/// OAuth: "missing x parameter").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// Absent, `null` or empty.
+    Required,
+    /// Of another JSON type.
+    Type {
+        expected: &'static str,
+        found: &'static str,
+    },
+    /// Longer than this many UTF-16 code units (JavaScript's `.length`).
+    MaxLength(usize),
+    /// Not an email address.
+    Email,
+    /// Not an absolute http(s) URL.
+    HttpUrl,
+    /// An object with more properties than this.
+    MaxProperties(usize),
+    /// An object with a property name longer than this.
+    MaxKeyLength(usize),
+    /// An object with a value that is not a string.
+    StringValues,
 }
 
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Internal(e.to_string())
+/// A field of a request that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule:?}")]
+pub struct Invalid {
+    /// The field's name as sent (`user_metadata.plan` for a nested one).
+    pub field: String,
+    pub rule: Rule,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, rule: Rule) -> Self {
+        Self {
+            field: field.into(),
+            rule,
+        }
     }
 }
 
-impl From<HashError> for Error {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Overloaded => Error::Overloaded,
-            HashError::Internal(m) => Error::Internal(m),
-        }
+/// The JSON type name of a value, as validation messages give it.
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A cause kept for the log: any error, shared so that one failure can answer many waiters.
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Failures that are no fault of the request, shared by every area. The envelopes answer
+/// `Overloaded` with 429 and the rest with a generic 500, logging the source chain once.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Too much work is queued (password hashing); retry later.
+    #[error("overloaded")]
+    Overloaded,
+    #[error("the store failed")]
+    Store(#[source] StoreError),
+    #[error("password hashing failed")]
+    Hashing(#[source] Cause),
+    #[error("token signing failed")]
+    Signing(#[source] Cause),
+    /// A state the code should never reach.
+    #[error("{0}")]
+    Bug(&'static str),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+/// The error and its sources, outermost first, joined by ": " (for the log line).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        next = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_source() {
+        let io = std::io::Error::other("disk full");
+        let e = Failure::Store(StoreError::Backend(std::sync::Arc::new(io)));
+        assert_eq!(chain(&e), "the store failed: database error: disk full");
     }
 }

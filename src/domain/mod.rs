@@ -1,15 +1,77 @@
-//! Domain rules: tenant model, password policy, hashing, signup. Knows nothing of HTTP or SQL.
+//! Domain rules: the tenant model, password policy, signup, logins and token grants, userinfo.
+//! Takes typed inputs from the HTTP edge and reaches storage, hashing, signing and the time only
+//! through the traits of `store` and `ports`; never imports axum, sqlx, tower or hyper (CI
+//! checks this).
 
+pub mod claims;
 pub mod error;
-pub mod hasher;
-pub mod jws;
 pub mod keys;
-pub mod oauth;
 pub mod password_policy;
+pub mod ports;
 pub mod signup;
 pub mod store;
 pub mod tenant;
-pub mod tokens;
+pub mod token;
 pub mod user;
+pub mod userinfo;
 
-pub use error::Error;
+use std::sync::Arc;
+
+use ports::{Clock, PasswordHasher, Signer};
+use store::Store;
+
+/// What the domain's operations run on, built once at start.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub signer: Arc<dyn Signer>,
+    pub clock: Arc<dyn Clock>,
+    /// `iss` of every token: the configured issuer, with its trailing slash.
+    pub issuer: String,
+    /// The issuer's origin (scheme://host:port); pages served from it may always call the API.
+    pub own_origin: String,
+    userinfo_audience: String,
+    management_audience: String,
+}
+
+impl Services {
+    /// `issuer` must end with one slash, as `iss` does.
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<dyn PasswordHasher>,
+        signer: Arc<dyn Signer>,
+        clock: Arc<dyn Clock>,
+        issuer: &str,
+        own_origin: &str,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            signer,
+            clock,
+            userinfo_audience: format!("{issuer}userinfo"),
+            management_audience: format!("{issuer}api/v2/"),
+            issuer: issuer.to_owned(),
+            own_origin: own_origin.to_owned(),
+        }
+    }
+
+    /// The audience `/userinfo` accepts.
+    pub fn userinfo_audience(&self) -> &str {
+        &self.userinfo_audience
+    }
+
+    /// The Management API's audience, `<issuer>api/v2/`.
+    pub fn management_audience(&self) -> &str {
+        &self.management_audience
+    }
+
+    /// Whether a browser page at `origin` may call the API as `client`.
+    pub fn origin_allowed(&self, client: &tenant::Client, origin: Option<&str>) -> bool {
+        match origin {
+            Some(o) => o.eq_ignore_ascii_case(&self.own_origin) || client.allows_origin(o),
+            None => true,
+        }
+    }
+}

@@ -1,12 +1,13 @@
-//! The storage contract the domain relies on; `crate::store` implements it for SQLite and
-//! PostgreSQL.
+//! The storage contract the domain relies on, one trait per area (tenant, users, tokens, keys);
+//! `crate::store` implements all four over SQLite and PostgreSQL.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::error::Cause;
 use super::keys::SigningKey;
-use super::tenant::{Client, Connection, TenantConfig, TenantSettings};
+use super::tenant::{Client, ClientGrant, Connection, TenantConfig, TenantSettings};
 use super::user::{NewUser, User};
 
 /// Which unique constraint a write ran into.
@@ -21,10 +22,11 @@ pub enum UniqueField {
 pub enum StoreError {
     #[error("unique constraint violated ({0:?})")]
     Conflict(UniqueField),
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-    #[error("database error: {0}")]
-    Backend(String),
+    /// A stored row that does not decode.
+    #[error("stored data is invalid")]
+    Corrupt(#[source] Cause),
+    #[error("database error")]
+    Backend(#[source] Cause),
 }
 
 /// Who is guessing at which account: brute-force protection counts per (connection,
@@ -61,18 +63,25 @@ pub struct BootstrapCredentials {
     pub connection: String,
 }
 
+/// Tenant settings, clients, connections and client grants.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait TenantStore: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Creates `tenant` (clients, connections, settings) if the store was never set up, in one
-    /// transaction that is safe against concurrent starts; `Ok(false)` when already set up.
+    /// Creates `tenant` if the store was never set up, in one transaction that is safe against
+    /// concurrent starts; `Ok(false)` when already set up.
     async fn bootstrap(&self, tenant: &TenantConfig) -> Result<bool, StoreError>;
 
-    /// Upserts the tenant's settings, clients (by name) and connections (by name) in one
-    /// transaction; nothing is applied when any part fails.
+    /// Upserts the tenant's settings, clients (by name), connections (by name) and client
+    /// grants (those of the file's clients are replaced) in one transaction; nothing is applied
+    /// when any part fails.
     async fn apply_tenant(&self, tenant: &TenantConfig) -> Result<(), StoreError>;
+
+    /// Every stored client's id, by name (tenant-file clients without an id keep theirs).
+    async fn client_ids_by_name(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError>;
 
     // Shared, not copied: these come from a cache on every request.
     async fn tenant_settings(&self) -> Result<Arc<TenantSettings>, StoreError>;
@@ -85,25 +94,23 @@ pub trait Store: Send + Sync + 'static {
         connection: &str,
     ) -> Result<Option<(Arc<Client>, Option<Arc<Connection>>)>, StoreError>;
 
+    /// The grant of `client_id` for `audience`, if any.
+    async fn client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Option<Arc<ClientGrant>>, StoreError>;
+
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;
+}
 
+/// Users, their password history and brute-force counters.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
     /// Inserts the user and its first password-history entry atomically; returns only once
     /// committed. Fails with `Conflict` on a duplicate email or username.
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError>;
-
-    /// The user's stored password hashes, newest first (current one included).
-    async fn password_history(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
-
-    /// Every signing key, newest first.
-    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
-
-    /// Stores `key` as the active key unless one is active already (concurrent starts race
-    /// here safely); `Ok(false)` when another was there first.
-    async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError>;
-
-    /// Retires the active key and makes `key` active, in one transaction.
-    async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
 
     /// A user of `connection` whose email, or else username, is `identifier` (lower-cased).
     async fn user_by_identifier(
@@ -127,6 +134,14 @@ pub trait Store: Send + Sync + 'static {
         attempts: &AttemptKey,
     ) -> Result<(), StoreError>;
 
+    /// Deletes attempt counters below `keep_from` (not blocking anyone) untouched since before
+    /// `idle_before`; returns how many went.
+    async fn purge_attempts(&self, idle_before: i64, keep_from: i64) -> Result<u64, StoreError>;
+}
+
+/// Refresh tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
 
     /// A refresh token with its user, in one read (a refresh needs both; the foreign key
@@ -150,16 +165,25 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every token of a family.
     async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError>;
 
-    /// Housekeeping: deletes refresh tokens whose family expired before `now`, and attempt
-    /// counters below `keep_from` (not blocking anyone) untouched since before `idle_before`.
-    /// Returns how many of each went.
-    async fn purge(
-        &self,
-        now: i64,
-        idle_before: i64,
-        keep_from: i64,
-    ) -> Result<(u64, u64), StoreError>;
-
-    /// Number of users in a connection (tests and benchmarks).
-    async fn count_users(&self, connection: &str) -> Result<i64, StoreError>;
+    /// Deletes refresh tokens whose family expired before `now`; returns how many went.
+    async fn purge_refresh_tokens(&self, now: i64) -> Result<u64, StoreError>;
 }
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Every signing key, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Stores `key` as the active key unless one is active already (concurrent starts race
+    /// here safely); `Ok(false)` when another was there first.
+    async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError>;
+
+    /// Retires the active key and makes `key` active, in one transaction.
+    async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
+}
+
+/// The whole store, as the application holds it (`Arc<dyn Store>` upcasts to each area).
+pub trait Store: TenantStore + UserStore + TokenStore + KeyStore {}
+
+impl<T: TenantStore + UserStore + TokenStore + KeyStore> Store for T {}

@@ -1,4 +1,5 @@
-//! Tenant model: clients, database connections and their options, under Auth0's field names.
+//! Tenant model: settings, clients, client grants, database connections and their options,
+//! under Auth0's field names.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,9 @@ use super::password_policy::{Policy, PolicyLevel};
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
 /// Name of the client the default tenant creates.
 pub const DEFAULT_CLIENT: &str = "Default App";
+/// A client grant's audience for this server's own Management API (`<issuer>api/v2/`), kept
+/// symbolic so that a grant survives a change of issuer.
+pub const MANAGEMENT_AUDIENCE: &str = "management";
 
 /// Tenant-wide settings (`tenant:` in the tenant file).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +66,15 @@ impl Client {
             .chain(&self.allowed_origins)
             .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
+}
+
+/// Auth0's client grant: `client_id` may get tokens for `audience` (an API of the tenant, or
+/// `MANAGEMENT_AUDIENCE`) carrying at most `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: String,
+    pub audience: String,
+    pub scope: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -272,6 +285,9 @@ pub struct TenantConfig {
     /// Clients with their plaintext secret (hashed by the store layer's caller before storage).
     pub clients: Vec<Client>,
     pub connections: Vec<Connection>,
+    /// Grants of the file's clients (audiences resolved); they replace those clients' stored
+    /// grants.
+    pub client_grants: Vec<ClientGrant>,
 }
 
 #[cfg(test)]

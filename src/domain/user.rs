@@ -1,16 +1,16 @@
-//! Users: identifiers and the shape stored at signup.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Users: identifiers, passwords, and the shapes stored at signup and read at login.
 
 use rand::RngCore;
 use serde_json::{Map, Value};
 
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+/// A password to hash or verify; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
 }
 
 /// A new `_id`: 24 lowercase hex characters, ObjectId-like (4-byte big-endian seconds + 8
@@ -83,5 +83,13 @@ mod tests {
         );
         assert!(id.starts_with("668fbaa9"));
         assert_ne!(new_user_id(0), new_user_id(0));
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", Password("hunter2".into())),
+            "Password(<redacted>)"
+        );
     }
 }

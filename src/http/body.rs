@@ -1,13 +1,32 @@
 //! Request bodies as a JSON object, from `application/json` or flat
-//! `application/x-www-form-urlencoded`; every failure is a domain error, never axum's text.
+//! `application/x-www-form-urlencoded`; every failure is a `BodyError`, never axum's text.
+//! Handlers take `Result<Fields, BodyError>` and answer it in their family's envelope.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
 
-use super::error::DbConnectionsError;
-use crate::domain::Error;
+/// Why a body could not be read as fields; the texts are the envelopes' descriptions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("{}", BodyError::UNSUPPORTED_TEXT)]
+    UnsupportedMediaType,
+    #[error("Request body too large")]
+    TooLarge,
+    #[error("Could not read the request body")]
+    Unreadable,
+    #[error("The request body must be a JSON object")]
+    NotAnObject,
+    /// serde's message, which names the position, not the content.
+    #[error("Malformed JSON body: {0}")]
+    Malformed(String),
+}
+
+impl BodyError {
+    pub const UNSUPPORTED_TEXT: &str =
+        "Content-Type must be application/json or application/x-www-form-urlencoded";
+}
 
 /// The body's fields. Form values all arrive as strings.
 #[derive(Debug)]
@@ -28,41 +47,27 @@ fn kind(content_type: Option<&str>) -> Option<Kind> {
 }
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
-    /// Answered in the dbconnections envelope unless the handler takes `Result<Fields, _>`
-    /// and re-wraps the inner domain error.
-    type Rejection = DbConnectionsError;
+    type Rejection = BodyError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read(req, state).await.map_err(DbConnectionsError)
-    }
-}
-
-async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Fields, Error> {
-    {
         let kind = kind(
             req.headers()
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
         )
-        .ok_or(Error::UnsupportedMediaType)?;
+        .ok_or(BodyError::UnsupportedMediaType)?;
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::BodyTooLarge
+                BodyError::TooLarge
             } else {
-                Error::InvalidBody("Could not read the request body".into())
+                BodyError::Unreadable
             }
         })?;
         match kind {
             Kind::Json => match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => Ok(Fields(map)),
-                Ok(_) => Err(Error::InvalidBody(
-                    "The request body must be a JSON object".into(),
-                )),
-                Err(e) => Err(Error::InvalidBody(format!(
-                    "Malformed JSON body: {}",
-                    // serde's message names the position, not the content.
-                    e
-                ))),
+                Ok(_) => Err(BodyError::NotAnObject),
+                Err(e) => Err(BodyError::Malformed(e.to_string())),
             },
             Kind::Form => Ok(Fields(
                 url::form_urlencoded::parse(&bytes)

@@ -1,138 +1,25 @@
-//! The one place domain errors become wire envelopes: dbconnections and OAuth. 5xx bodies are
-//! generic; the cause is logged once, inside the request span.
+//! The one place errors become wire envelopes, one per API family: dbconnections (signup and
+//! body errors) and OAuth (token, revoke, userinfo, discovery and body errors). Each maps only
+//! its own family plus the shared failures; 5xx bodies are generic, and their cause (the whole
+//! source chain) is logged once, inside the request span.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::domain::Error;
+use super::body::BodyError;
+use crate::domain::error::{Failure, Invalid, Rule, chain};
+use crate::domain::signup::{ConnectionError, SignupError, USERNAME_SPECIALS, UsernameRule};
+use crate::domain::token::TokenError;
+use crate::domain::userinfo::UserinfoError;
 
-/// A dbconnections error: `{"name","code","description","statusCode"}`, plus `message` and
-/// `policy` on password errors.
-#[derive(Debug)]
-pub struct DbConnectionsError(pub Error);
-
-impl From<Error> for DbConnectionsError {
-    fn from(e: Error) -> Self {
-        Self(e)
-    }
-}
-
-fn envelope(status: StatusCode, name: &str, code: &str, description: Value) -> (StatusCode, Value) {
-    (
-        status,
-        json!({"name": name, "code": code, "description": description, "statusCode": status.as_u16()}),
-    )
-}
-
-fn password_error(name: &str, message: &str, description: &str) -> (StatusCode, Value) {
-    (
-        StatusCode::BAD_REQUEST,
-        json!({"name": name, "message": message, "code": "invalid_password", "description": description, "statusCode": 400}),
-    )
-}
-
-/// Status and body for each domain error.
-pub fn dbconnections_body(e: &Error) -> (StatusCode, Value) {
-    use StatusCode as S;
-    let bad = |code: &str, d: &str| envelope(S::BAD_REQUEST, "BadRequestError", code, json!(d));
-    match e {
-        Error::InvalidBody(m) => bad("invalid_body", m),
-        Error::BodyTooLarge => envelope(
-            S::PAYLOAD_TOO_LARGE,
-            "PayloadTooLargeError",
-            "invalid_body",
-            json!("Request body too large"),
-        ),
-        Error::UnsupportedMediaType => envelope(
-            S::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedMediaTypeError",
-            "invalid_body",
-            json!("Content-Type must be application/json or application/x-www-form-urlencoded"),
-        ),
-        Error::InvalidUsername(m) => bad("invalid_username", m),
-        Error::UnknownClient => envelope(
-            S::UNAUTHORIZED,
-            "UnauthorizedError",
-            "invalid_client",
-            json!("Unknown client"),
-        ),
-        Error::ConnectionNotFound => bad("invalid_connection", "The connection does not exist"),
-        Error::NotDatabaseConnection => bad(
-            "invalid_connection",
-            "The connection is not a database connection",
-        ),
-        Error::ConnectionNotEnabled => bad(
-            "invalid_connection",
-            "The connection is not enabled for this client",
-        ),
-        Error::SignupDisabled => envelope(
-            S::FORBIDDEN,
-            "ForbiddenError",
-            "operation_not_allowed",
-            json!("Public signup is disabled"),
-        ),
-        Error::OriginNotAllowed => envelope(
-            S::FORBIDDEN,
-            "ForbiddenError",
-            "unauthorized",
-            json!("Origin not allowed for this client"),
-        ),
-        Error::UserExists => bad("user_exists", "The user already exists."),
-        Error::UsernameExists => bad("username_exists", "The username already exists."),
-        Error::InvalidSignup => bad("invalid_signup", "Invalid sign up"),
-        Error::PasswordStrength(f) => (
-            S::BAD_REQUEST,
-            json!({"name": "PasswordStrengthError", "message": "Password is too weak", "code": "invalid_password", "description": f.description, "policy": f.policy, "statusCode": 400}),
-        ),
-        Error::PasswordDictionary => password_error(
-            "PasswordDictionaryError",
-            "Password is too common",
-            "Password is not allowed, it might be too common.",
-        ),
-        Error::PasswordNoUserInfo => password_error(
-            "PasswordNoUserInfoError",
-            "Password contains user information",
-            "Password contains user information",
-        ),
-        Error::PasswordHistory => password_error(
-            "PasswordHistoryError",
-            "Password has previously been used",
-            "Password has previously been used",
-        ),
-        // OAuth-only errors; dbconnections endpoints never raise them.
-        Error::InvalidRequest(m) => bad("invalid_request", m),
-        Error::UnsupportedGrantType(_)
-        | Error::GrantNotAllowed(_)
-        | Error::InvalidClient(_)
-        | Error::WrongCredentials
-        | Error::TooManyAttempts
-        | Error::UserBlocked
-        | Error::InvalidRefreshToken
-        | Error::UnknownAudience(_)
-        | Error::MissingAudience
-        | Error::InvalidScope(_)
-        | Error::InvalidToken(_) => bad("invalid_request", &e.to_string()),
-        Error::Overloaded => envelope(
-            S::TOO_MANY_REQUESTS,
-            "TooManyRequestsError",
-            "too_many_requests",
-            json!("Too many requests, please try again later"),
-        ),
-        Error::Internal(_) => envelope(
-            S::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "internal_error",
-            json!("Internal error"),
-        ),
-    }
-}
-
-/// Logs an internal cause once, and renders `body`; 429s tell clients when to retry.
-fn render(e: &Error, status: StatusCode, body: Value) -> Response {
-    if let Error::Internal(cause) = e {
-        tracing::error!(%cause, "request failed");
+/// Logs a 5xx's cause once and renders `body`; 429s tell clients when to retry.
+fn render(failure: Option<&Failure>, status: StatusCode, body: Value) -> Response {
+    if status.is_server_error()
+        && let Some(f) = failure
+    {
+        tracing::error!(cause = %chain(f), "request failed");
     }
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -143,125 +30,353 @@ fn render(e: &Error, status: StatusCode, body: Value) -> Response {
     response
 }
 
+// ---- dbconnections ----
+
+/// A dbconnections error: `{"name","code","description","statusCode"}`, plus `message` and
+/// `policy` on password errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbConnectionsError {
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error(transparent)]
+    Signup(#[from] SignupError),
+}
+
+fn envelope(status: StatusCode, name: &str, code: &str, description: Value) -> (StatusCode, Value) {
+    (
+        status,
+        json!({"name": name, "code": code, "description": description, "statusCode": status.as_u16()}),
+    )
+}
+
+fn bad_request(code: &str, description: &str) -> (StatusCode, Value) {
+    envelope(
+        StatusCode::BAD_REQUEST,
+        "BadRequestError",
+        code,
+        json!(description),
+    )
+}
+
+fn password_error(name: &str, message: &str, description: &str) -> (StatusCode, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"name": name, "message": message, "code": "invalid_password", "description": description, "statusCode": 400}),
+    )
+}
+
+/// How the dbconnections API words a broken field rule (Auth0's payload-validation texts).
+pub fn dbconnections_wording(e: &Invalid) -> String {
+    let f = &e.field;
+    match &e.rule {
+        Rule::Required => format!("Missing required property: {f}"),
+        Rule::Type { expected, found } => {
+            format!("Invalid type for property {f}: expected {expected} but found {found}")
+        }
+        Rule::MaxLength(n) => format!("{f} must be at most {n} characters"),
+        Rule::Email => format!("{f} is not a valid email address"),
+        Rule::HttpUrl => format!("{f} must be an absolute http or https URI"),
+        Rule::MaxProperties(n) => format!("{f} must have at most {n} properties"),
+        Rule::MaxKeyLength(n) => format!("{f} property names must be at most {n} characters"),
+        Rule::StringValues => format!("invalid {f} type (only strings are allowed)"),
+    }
+}
+
+fn username_wording(rule: UsernameRule) -> String {
+    match rule {
+        UsernameRule::Length { min, max } => {
+            format!("The username must have between {min} and {max} characters.")
+        }
+        UsernameRule::NotAnEmail => "The username cannot be an email address.".into(),
+        UsernameRule::Characters => format!(
+            "The username can only contain letters, digits and these characters: {USERNAME_SPECIALS}"
+        ),
+    }
+}
+
+fn dbconnections_body_error(e: &BodyError) -> (StatusCode, Value) {
+    match e {
+        BodyError::TooLarge => envelope(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeError",
+            "invalid_body",
+            json!("Request body too large"),
+        ),
+        BodyError::UnsupportedMediaType => envelope(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaTypeError",
+            "invalid_body",
+            json!(BodyError::UNSUPPORTED_TEXT),
+        ),
+        other => bad_request("invalid_body", &other.to_string()),
+    }
+}
+
+fn dbconnections_failure(f: &Failure) -> (StatusCode, Value) {
+    match f {
+        Failure::Overloaded => envelope(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsError",
+            "too_many_requests",
+            json!("Too many requests, please try again later"),
+        ),
+        _ => envelope(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "internal_error",
+            json!("Internal error"),
+        ),
+    }
+}
+
+fn signup_body(e: &SignupError) -> (StatusCode, Value) {
+    use StatusCode as S;
+    match e {
+        SignupError::Invalid(i) => bad_request("invalid_body", &dbconnections_wording(i)),
+        SignupError::Username(rule) => bad_request("invalid_username", &username_wording(*rule)),
+        SignupError::UnknownClient => envelope(
+            S::UNAUTHORIZED,
+            "UnauthorizedError",
+            "invalid_client",
+            json!("Unknown client"),
+        ),
+        SignupError::Connection(c) => bad_request(
+            "invalid_connection",
+            match c {
+                ConnectionError::NotFound => "The connection does not exist",
+                ConnectionError::NotDatabase => "The connection is not a database connection",
+                ConnectionError::NotEnabled => "The connection is not enabled for this client",
+            },
+        ),
+        SignupError::SignupDisabled => envelope(
+            S::FORBIDDEN,
+            "ForbiddenError",
+            "operation_not_allowed",
+            json!("Public signup is disabled"),
+        ),
+        SignupError::OriginNotAllowed => envelope(
+            S::FORBIDDEN,
+            "ForbiddenError",
+            "unauthorized",
+            json!("Origin not allowed for this client"),
+        ),
+        SignupError::UserExists => bad_request("user_exists", "The user already exists."),
+        SignupError::UsernameExists => {
+            bad_request("username_exists", "The username already exists.")
+        }
+        SignupError::InvalidSignup => bad_request("invalid_signup", "Invalid sign up"),
+        SignupError::PasswordStrength(f) => (
+            S::BAD_REQUEST,
+            json!({"name": "PasswordStrengthError", "message": "Password is too weak", "code": "invalid_password", "description": f.description, "policy": f.policy, "statusCode": 400}),
+        ),
+        SignupError::PasswordDictionary => password_error(
+            "PasswordDictionaryError",
+            "Password is too common",
+            "Password is not allowed, it might be too common.",
+        ),
+        SignupError::PasswordNoUserInfo => password_error(
+            "PasswordNoUserInfoError",
+            "Password contains user information",
+            "Password contains user information",
+        ),
+        SignupError::Failure(f) => dbconnections_failure(f),
+    }
+}
+
+impl DbConnectionsError {
+    /// Status and body.
+    pub fn body(&self) -> (StatusCode, Value) {
+        match self {
+            DbConnectionsError::Body(e) => dbconnections_body_error(e),
+            DbConnectionsError::Signup(e) => signup_body(e),
+        }
+    }
+
+    fn failure(&self) -> Option<&Failure> {
+        match self {
+            DbConnectionsError::Signup(SignupError::Failure(f)) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A handler that takes `Fields` itself (not `Result<Fields, BodyError>`) answers a bad body
+/// in the dbconnections envelope.
+impl IntoResponse for BodyError {
+    fn into_response(self) -> Response {
+        DbConnectionsError::Body(self).into_response()
+    }
+}
+
 impl IntoResponse for DbConnectionsError {
     fn into_response(self) -> Response {
-        let (status, body) = dbconnections_body(&self.0);
-        render(&self.0, status, body)
+        let (status, body) = self.body();
+        render(self.failure(), status, body)
     }
 }
 
-/// An OAuth error (`/oauth/*`, `/userinfo`): `{"error","error_description"}`.
-#[derive(Debug)]
-pub struct OAuthError(pub Error);
+// ---- OAuth ----
 
-impl From<Error> for OAuthError {
-    fn from(e: Error) -> Self {
-        Self(e)
+/// An OAuth error (`/oauth/*`, `/userinfo`, `/.well-known/*`): `{"error","error_description"}`.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Userinfo(#[from] UserinfoError),
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+fn oauth(status: StatusCode, error: &str, description: &str) -> (StatusCode, Value) {
+    (
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+/// How OAuth endpoints word a broken parameter rule.
+pub fn oauth_wording(e: &Invalid) -> String {
+    let f = &e.field;
+    match &e.rule {
+        Rule::Required => format!("missing {f} parameter"),
+        Rule::Type { expected, .. } => format!("{f} must be a {expected}"),
+        _ => format!("{f} is invalid"),
     }
 }
 
-impl From<DbConnectionsError> for OAuthError {
-    fn from(e: DbConnectionsError) -> Self {
-        Self(e.0)
+fn oauth_failure(f: &Failure) -> (StatusCode, Value) {
+    match f {
+        Failure::Overloaded => oauth(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests, please try again later",
+        ),
+        _ => oauth(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Internal error",
+        ),
     }
 }
 
-/// Status and body for each domain error, in the OAuth envelope.
-pub fn oauth_body(e: &Error) -> (StatusCode, Value) {
-    use StatusCode as S;
-    let body = |status: StatusCode, error: &str, description: &str| {
-        (
-            status,
-            json!({"error": error, "error_description": description}),
-        )
+fn oauth_body_error(e: &BodyError) -> (StatusCode, Value) {
+    let status = match e {
+        BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
     };
-    let invalid = |d: &str| body(S::BAD_REQUEST, "invalid_request", d);
+    oauth(status, "invalid_request", &e.to_string())
+}
+
+fn token_body(e: &TokenError) -> (StatusCode, Value) {
+    use StatusCode as S;
+    let invalid = |d: &str| oauth(S::BAD_REQUEST, "invalid_request", d);
     match e {
-        Error::InvalidRequest(m) | Error::InvalidBody(m) => invalid(m),
-        Error::BodyTooLarge => body(
-            S::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "Request body too large",
-        ),
-        Error::UnsupportedMediaType => body(
-            S::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-            "Content-Type must be application/json or application/x-www-form-urlencoded",
-        ),
-        Error::UnsupportedGrantType(g) => body(
+        TokenError::Invalid(i) => invalid(&oauth_wording(i)),
+        TokenError::NoDefaultConnection => {
+            invalid("Authorization server not configured with default connection.")
+        }
+        TokenError::UnsupportedGrantType(g) => oauth(
             S::BAD_REQUEST,
             "unsupported_grant_type",
             &format!("Unsupported grant type: {g}"),
         ),
-        Error::GrantNotAllowed(g) => body(
+        TokenError::GrantNotAllowed(g) => oauth(
             S::FORBIDDEN,
             "unauthorized_client",
             &format!("Grant type '{g}' not allowed for the client."),
         ),
-        Error::UnknownClient => body(S::FORBIDDEN, "unauthorized_client", "invalid client"),
-        Error::InvalidClient(m) => body(S::UNAUTHORIZED, "invalid_client", m),
-        Error::OriginNotAllowed => body(
+        TokenError::UnknownClient => oauth(S::FORBIDDEN, "unauthorized_client", "invalid client"),
+        TokenError::InvalidClient(m) => oauth(S::UNAUTHORIZED, "invalid_client", m),
+        TokenError::OriginNotAllowed => oauth(
             S::FORBIDDEN,
             "access_denied",
             "Origin not allowed for this client",
         ),
-        Error::ConnectionNotFound => invalid("the connection was not found"),
-        Error::ConnectionNotEnabled => invalid("the connection was disabled"),
-        Error::NotDatabaseConnection => invalid("the connection is not a database connection"),
-        Error::WrongCredentials => body(S::FORBIDDEN, "invalid_grant", "Wrong email or password."),
-        Error::TooManyAttempts => body(
+        TokenError::Connection(c) => invalid(match c {
+            ConnectionError::NotFound => "the connection was not found",
+            ConnectionError::NotEnabled => "the connection was disabled",
+            ConnectionError::NotDatabase => "the connection is not a database connection",
+        }),
+        TokenError::WrongCredentials => {
+            oauth(S::FORBIDDEN, "invalid_grant", "Wrong email or password.")
+        }
+        TokenError::TooManyAttempts => oauth(
             S::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "Your account has been blocked after multiple consecutive login attempts.",
         ),
-        Error::UserBlocked => body(S::UNAUTHORIZED, "unauthorized", "user is blocked"),
-        Error::InvalidRefreshToken => body(
+        TokenError::UserBlocked => oauth(S::UNAUTHORIZED, "unauthorized", "user is blocked"),
+        TokenError::InvalidRefreshToken => oauth(
             S::FORBIDDEN,
             "invalid_grant",
             "Unknown or invalid refresh token.",
         ),
-        Error::UnknownAudience(a) => body(
+        TokenError::UnknownAudience(a) => oauth(
             S::FORBIDDEN,
             "access_denied",
             &format!("Service not found: {a}"),
         ),
-        Error::MissingAudience => body(
+        TokenError::MissingAudience => oauth(
             S::FORBIDDEN,
             "access_denied",
             "No audience parameter was provided, and no default audience has been configured",
         ),
-        Error::InvalidScope(s) => body(
+        TokenError::AccessDenied(a) => oauth(
+            S::FORBIDDEN,
+            "access_denied",
+            &format!("Client has not been granted scopes for {a}"),
+        ),
+        TokenError::InvalidScope(s) => oauth(
             S::FORBIDDEN,
             "invalid_scope",
             &format!("Scope {s} was not granted to this refresh token"),
         ),
-        Error::InvalidToken(m) => body(S::UNAUTHORIZED, "invalid_token", m),
-        Error::Overloaded => body(
-            S::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "Too many requests, please try again later",
-        ),
-        Error::Internal(_) => body(S::INTERNAL_SERVER_ERROR, "server_error", "Internal error"),
-        // Signup-only errors; OAuth endpoints never raise them.
-        Error::InvalidUsername(_)
-        | Error::SignupDisabled
-        | Error::UserExists
-        | Error::UsernameExists
-        | Error::InvalidSignup
-        | Error::PasswordStrength(_)
-        | Error::PasswordDictionary
-        | Error::PasswordNoUserInfo
-        | Error::PasswordHistory => invalid(&e.to_string()),
+        TokenError::Failure(f) => oauth_failure(f),
+    }
+}
+
+impl OAuthError {
+    /// Status and body.
+    pub fn body(&self) -> (StatusCode, Value) {
+        match self {
+            OAuthError::Body(e) => oauth_body_error(e),
+            OAuthError::Token(e) => token_body(e),
+            OAuthError::Userinfo(UserinfoError::InvalidToken(m)) => {
+                oauth(StatusCode::UNAUTHORIZED, "invalid_token", m)
+            }
+            OAuthError::Userinfo(UserinfoError::Failure(f)) | OAuthError::Failure(f) => {
+                oauth_failure(f)
+            }
+        }
+    }
+
+    fn failure(&self) -> Option<&Failure> {
+        match self {
+            OAuthError::Token(TokenError::Failure(f))
+            | OAuthError::Userinfo(UserinfoError::Failure(f))
+            | OAuthError::Failure(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::domain::store::StoreError> for OAuthError {
+    fn from(e: crate::domain::store::StoreError) -> Self {
+        OAuthError::Failure(e.into())
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let (status, body) = oauth_body(&self.0);
-        let mut response = render(&self.0, status, body);
+        let (status, body) = self.body();
+        let mut response = render(self.failure(), status, body);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Error::InvalidToken(_) = self.0 {
+        if let OAuthError::Userinfo(UserinfoError::InvalidToken(_)) = self {
             // RFC 6750 §3.
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -276,96 +391,151 @@ impl IntoResponse for OAuthError {
 mod tests {
     use super::*;
     use crate::domain::password_policy::StrengthFailure;
+    use crate::domain::store::StoreError;
 
-    fn status(e: Error) -> u16 {
-        let (s, body) = dbconnections_body(&e);
+    fn db(e: impl Into<DbConnectionsError>) -> (u16, Value) {
+        let (s, body) = e.into().body();
         assert_eq!(
             body["statusCode"],
             json!(s.as_u16()),
             "statusCode mirrors status"
         );
-        s.as_u16()
+        (s.as_u16(), body)
+    }
+
+    fn status(e: impl Into<DbConnectionsError>) -> u16 {
+        db(e).0
+    }
+
+    fn store_failure() -> Failure {
+        Failure::Store(StoreError::Backend(std::sync::Arc::new(
+            std::io::Error::other("db password is hunter2"),
+        )))
     }
 
     #[test]
-    fn every_error_maps_to_its_status() {
-        assert_eq!(status(Error::InvalidBody("x".into())), 400);
-        assert_eq!(status(Error::BodyTooLarge), 413);
-        assert_eq!(status(Error::UnsupportedMediaType), 415);
-        assert_eq!(status(Error::InvalidUsername("x".into())), 400);
-        assert_eq!(status(Error::UnknownClient), 401);
-        assert_eq!(status(Error::ConnectionNotFound), 400);
-        assert_eq!(status(Error::NotDatabaseConnection), 400);
-        assert_eq!(status(Error::ConnectionNotEnabled), 400);
-        assert_eq!(status(Error::SignupDisabled), 403);
-        assert_eq!(status(Error::OriginNotAllowed), 403);
-        assert_eq!(status(Error::UserExists), 400);
-        assert_eq!(status(Error::UsernameExists), 400);
-        assert_eq!(status(Error::InvalidSignup), 400);
+    fn every_dbconnections_error_maps_to_its_status() {
+        use SignupError as E;
+        assert_eq!(status(BodyError::Malformed("x".into())), 400);
+        assert_eq!(status(BodyError::NotAnObject), 400);
+        assert_eq!(status(BodyError::Unreadable), 400);
+        assert_eq!(status(BodyError::TooLarge), 413);
+        assert_eq!(status(BodyError::UnsupportedMediaType), 415);
+        assert_eq!(status(E::Invalid(Invalid::new("x", Rule::Required))), 400);
+        assert_eq!(status(E::Username(UsernameRule::NotAnEmail)), 400);
+        assert_eq!(status(E::UnknownClient), 401);
+        assert_eq!(status(E::Connection(ConnectionError::NotFound)), 400);
+        assert_eq!(status(E::Connection(ConnectionError::NotDatabase)), 400);
+        assert_eq!(status(E::Connection(ConnectionError::NotEnabled)), 400);
+        assert_eq!(status(E::SignupDisabled), 403);
+        assert_eq!(status(E::OriginNotAllowed), 403);
+        assert_eq!(status(E::UserExists), 400);
+        assert_eq!(status(E::UsernameExists), 400);
+        assert_eq!(status(E::InvalidSignup), 400);
         assert_eq!(
-            status(Error::PasswordStrength(StrengthFailure {
+            status(E::PasswordStrength(StrengthFailure {
                 description: json!({}),
                 policy: String::new()
             })),
             400
         );
-        assert_eq!(status(Error::PasswordDictionary), 400);
-        assert_eq!(status(Error::PasswordNoUserInfo), 400);
-        assert_eq!(status(Error::PasswordHistory), 400);
-        assert_eq!(status(Error::Overloaded), 429);
-        assert_eq!(status(Error::Internal("secret cause".into())), 500);
+        assert_eq!(status(E::PasswordDictionary), 400);
+        assert_eq!(status(E::PasswordNoUserInfo), 400);
+        assert_eq!(status(E::Failure(Failure::Overloaded)), 429);
+        assert_eq!(status(E::Failure(store_failure())), 500);
+        assert_eq!(status(E::Failure(Failure::Bug("x"))), 500);
     }
 
-    fn oauth_status(e: Error) -> u16 {
-        oauth_body(&e).0.as_u16()
+    fn oauth_of(e: impl Into<OAuthError>) -> (u16, String) {
+        let (s, body) = e.into().body();
+        (s.as_u16(), body.to_string())
     }
 
     #[test]
     fn every_oauth_error_maps_to_its_status() {
-        assert_eq!(oauth_status(Error::InvalidRequest("x".into())), 400);
-        assert_eq!(oauth_status(Error::InvalidBody("x".into())), 400);
-        assert_eq!(oauth_status(Error::BodyTooLarge), 413);
-        assert_eq!(oauth_status(Error::UnsupportedMediaType), 415);
-        assert_eq!(oauth_status(Error::UnsupportedGrantType("x".into())), 400);
-        assert_eq!(oauth_status(Error::GrantNotAllowed("x".into())), 403);
-        assert_eq!(oauth_status(Error::UnknownClient), 403);
-        assert_eq!(oauth_status(Error::InvalidClient("x")), 401);
-        assert_eq!(oauth_status(Error::OriginNotAllowed), 403);
-        assert_eq!(oauth_status(Error::ConnectionNotFound), 400);
-        assert_eq!(oauth_status(Error::ConnectionNotEnabled), 400);
-        assert_eq!(oauth_status(Error::NotDatabaseConnection), 400);
-        assert_eq!(oauth_status(Error::WrongCredentials), 403);
-        assert_eq!(oauth_status(Error::TooManyAttempts), 429);
-        assert_eq!(oauth_status(Error::UserBlocked), 401);
-        assert_eq!(oauth_status(Error::InvalidRefreshToken), 403);
-        assert_eq!(oauth_status(Error::UnknownAudience("x".into())), 403);
-        assert_eq!(oauth_status(Error::MissingAudience), 403);
-        assert_eq!(oauth_status(Error::InvalidScope("x".into())), 403);
-        assert_eq!(oauth_status(Error::InvalidToken("x")), 401);
-        assert_eq!(oauth_status(Error::Overloaded), 429);
-        assert_eq!(oauth_status(Error::Internal("cause".into())), 500);
+        use TokenError as E;
+        let status = |e: OAuthError| oauth_of(e).0;
+        assert_eq!(
+            status(E::Invalid(Invalid::new("x", Rule::Required)).into()),
+            400
+        );
+        assert_eq!(status(BodyError::Malformed("x".into()).into()), 400);
+        assert_eq!(status(BodyError::TooLarge.into()), 413);
+        assert_eq!(status(BodyError::UnsupportedMediaType.into()), 415);
+        assert_eq!(status(E::NoDefaultConnection.into()), 400);
+        assert_eq!(status(E::UnsupportedGrantType("x".into()).into()), 400);
+        assert_eq!(status(E::GrantNotAllowed("x").into()), 403);
+        assert_eq!(status(E::UnknownClient.into()), 403);
+        assert_eq!(status(E::InvalidClient("x").into()), 401);
+        assert_eq!(status(E::OriginNotAllowed.into()), 403);
+        assert_eq!(status(E::Connection(ConnectionError::NotFound).into()), 400);
+        assert_eq!(
+            status(E::Connection(ConnectionError::NotEnabled).into()),
+            400
+        );
+        assert_eq!(
+            status(E::Connection(ConnectionError::NotDatabase).into()),
+            400
+        );
+        assert_eq!(status(E::WrongCredentials.into()), 403);
+        assert_eq!(status(E::TooManyAttempts.into()), 429);
+        assert_eq!(status(E::UserBlocked.into()), 401);
+        assert_eq!(status(E::InvalidRefreshToken.into()), 403);
+        assert_eq!(status(E::UnknownAudience("x".into()).into()), 403);
+        assert_eq!(status(E::MissingAudience.into()), 403);
+        assert_eq!(status(E::AccessDenied("x".into()).into()), 403);
+        assert_eq!(status(E::InvalidScope("x".into()).into()), 403);
+        assert_eq!(status(UserinfoError::InvalidToken("x").into()), 401);
+        assert_eq!(status(E::Failure(Failure::Overloaded).into()), 429);
+        assert_eq!(status(E::Failure(store_failure()).into()), 500);
+        assert_eq!(
+            status(UserinfoError::Failure(Failure::Bug("x")).into()),
+            500
+        );
+        assert_eq!(status(store_failure().into()), 500);
     }
 
     #[test]
     fn oauth_bodies_are_exact() {
-        let text = |e: Error| oauth_body(&e).1.to_string();
+        let text = |e: OAuthError| oauth_of(e).1;
         assert_eq!(
-            text(Error::WrongCredentials),
+            text(TokenError::WrongCredentials.into()),
             r#"{"error":"invalid_grant","error_description":"Wrong email or password."}"#
         );
         assert_eq!(
-            text(Error::GrantNotAllowed("password".into())),
+            text(TokenError::GrantNotAllowed("password").into()),
             r#"{"error":"unauthorized_client","error_description":"Grant type 'password' not allowed for the client."}"#
         );
         assert_eq!(
-            text(Error::Internal("db password is hunter2".into())),
+            text(TokenError::Invalid(Invalid::new("username", Rule::Required)).into()),
+            r#"{"error":"invalid_request","error_description":"missing username parameter"}"#
+        );
+        assert_eq!(
+            text(
+                TokenError::Invalid(Invalid::new(
+                    "scope",
+                    Rule::Type {
+                        expected: "string",
+                        found: "number"
+                    }
+                ))
+                .into()
+            ),
+            r#"{"error":"invalid_request","error_description":"scope must be a string"}"#
+        );
+        assert_eq!(
+            text(TokenError::AccessDenied("https://api.example.com/".into()).into()),
+            r#"{"error":"access_denied","error_description":"Client has not been granted scopes for https://api.example.com/"}"#
+        );
+        assert_eq!(
+            text(TokenError::Failure(store_failure()).into()),
             r#"{"error":"server_error","error_description":"Internal error"}"#
         );
     }
 
     #[test]
     fn internal_cause_never_reaches_the_body() {
-        let (_, body) = dbconnections_body(&Error::Internal("db password is hunter2".into()));
+        let (_, body) = db(SignupError::Failure(store_failure()));
         assert_eq!(
             body.to_string(),
             r#"{"name":"InternalServerError","code":"internal_error","description":"Internal error","statusCode":500}"#
@@ -374,10 +544,23 @@ mod tests {
 
     #[test]
     fn password_errors_keep_key_order() {
-        let (_, body) = dbconnections_body(&Error::PasswordDictionary);
+        let (_, body) = db(SignupError::PasswordDictionary);
         assert_eq!(
             body.to_string(),
             r#"{"name":"PasswordDictionaryError","message":"Password is too common","code":"invalid_password","description":"Password is not allowed, it might be too common.","statusCode":400}"#
         );
+    }
+
+    #[test]
+    fn username_rules_are_worded_as_auth0() {
+        let (_, body) = db(SignupError::Username(UsernameRule::Length {
+            min: 3,
+            max: 15,
+        }));
+        assert_eq!(
+            body["description"],
+            "The username must have between 3 and 15 characters."
+        );
+        assert_eq!(body["code"], "invalid_username");
     }
 }

@@ -1,4 +1,5 @@
-//! Connections the hot paths keep out of sqlx's pool between queries. sqlx's pool pings every
+//! Kept connections, a named mechanism of the store: connections the hot paths keep out of
+//! sqlx's pool between queries. sqlx's pool pings every
 //! connection handed back to it (sqlx-core 0.8 `return_to_pool`), a second round trip per query
 //! to the database, or to SQLite's connection thread. A connection kept here after a query that
 //! completed is reused without that ping; one whose query failed or was cancelled goes back

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use latchkey::config::ServeArgs;
-use latchkey::domain::store::Store;
-use latchkey::startup::Application;
+use latchkey::cli::ServeArgs;
+use latchkey::domain::Services;
+use latchkey::infra::clock::TestClock;
+use latchkey::startup::{Application, Dependencies};
+use latchkey::store::SqlStore;
 use serde_json::Value;
 use sqlx::Connection as _;
 use tokio::sync::oneshot;
@@ -35,6 +37,13 @@ clients:
     client_id: limited-client
     client_secret: limited-secret
     grant_types: [client_credentials]
+client_grants:
+  - client_id: Limited
+    audience: management
+    scope: [read:users, create:users]
+  - client_id: limited-client
+    audience: https://api.example.com/
+    scope: [read:things]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [App]
@@ -77,8 +86,12 @@ pub struct TestApp {
     /// The database this app runs on (tests inspect and change rows directly).
     pub db_url: String,
     pub http: reqwest::Client,
-    pub store: Arc<dyn Store>,
-    pub hasher: latchkey::domain::hasher::Hasher,
+    pub store: Arc<SqlStore>,
+    pub hasher: latchkey::infra::hasher::Hasher,
+    /// The domain's services, for calling operations directly (housekeeping).
+    pub services: Services,
+    /// The app's clock: it moves only when a test advances it.
+    pub clock: Arc<TestClock>,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -184,12 +197,19 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
     }
     args.extend(opts.extra_args);
     let settings = ServeArgs::parse_from_args(args).expect("test settings parse");
-    let app = Application::build(settings)
-        .await
-        .expect("application starts");
+    let clock = Arc::new(TestClock::default());
+    let app = Application::build(
+        settings.config(),
+        Dependencies {
+            clock: clock.clone(),
+        },
+    )
+    .await
+    .expect("application starts");
     let base = app.base_url();
-    let store = app.store();
+    let store = app.sql_store();
     let hasher = app.hasher();
+    let services = app.services();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run(async {
         let _ = rx.await;
@@ -203,6 +223,8 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
             .expect("http client"),
         store,
         hasher,
+        services,
+        clock,
         _dir: dir,
         stop: Some(tx),
         server: Some(server),

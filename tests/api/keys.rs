@@ -1,6 +1,7 @@
 //! Signing keys: generated once and shared through the store, published at
 //! `/.well-known/jwks.json` to any origin, rotated by `latchkey keys rotate`.
 
+use latchkey::domain::store::KeyStore;
 use serde_json::Value;
 
 use crate::helpers::{Backend, Options, database_url, parts, rotate_keys, spawn_on};
@@ -119,8 +120,9 @@ async fn private_keys_are_encrypted_at_rest_with_a_configured_key(backend: Backe
             .map(str::to_owned)
             .to_vec();
         args.extend(extra);
-        let settings = latchkey::config::ServeArgs::parse_from_args(args).unwrap();
-        let err = match latchkey::startup::Application::build(settings).await {
+        let settings = latchkey::cli::ServeArgs::parse_from_args(args).unwrap();
+        let deps = latchkey::startup::Dependencies::default();
+        let err = match latchkey::startup::Application::build(settings.config(), deps).await {
             Ok(_) => panic!("started without the right key-encryption key"),
             Err(e) => format!("{e:#}"),
         };

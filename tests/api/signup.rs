@@ -1,5 +1,6 @@
 //! `POST /dbconnections/signup`: every success and error case of the spec, exact bodies.
 
+use latchkey::domain::store::TenantStore;
 use latchkey::domain::tenant::{Connection, TenantConfig};
 use serde_json::{Value, json};
 

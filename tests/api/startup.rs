@@ -1,7 +1,8 @@
 //! Start-up and serving: default tenant, tenant-file errors, health, TLS, graceful shutdown.
 
-use latchkey::config::ServeArgs;
-use latchkey::startup::Application;
+use latchkey::cli::ServeArgs;
+use latchkey::domain::store::TenantStore;
+use latchkey::startup::{Application, Dependencies};
 use serde_json::json;
 
 use crate::helpers::{Backend, Options, PASSWORD, database_url, parts, spawn_on, spawn_with};
@@ -12,7 +13,9 @@ async fn default_tenant_is_created_once_and_works(backend: Backend) {
     let args = |url: &str| {
         ServeArgs::parse_from_args(["--listen", "127.0.0.1:0", "--database-url", url]).unwrap()
     };
-    let first = Application::build(args(&url)).await.unwrap();
+    let first = Application::build(args(&url).config(), Dependencies::default())
+        .await
+        .unwrap();
     let creds = first
         .bootstrap_credentials()
         .cloned()
@@ -20,7 +23,9 @@ async fn default_tenant_is_created_once_and_works(backend: Backend) {
     assert_eq!(creds.client_id.len(), 32);
     assert_eq!(creds.connection, "Username-Password-Authentication");
     drop(first);
-    let second = Application::build(args(&url)).await.unwrap();
+    let second = Application::build(args(&url).config(), Dependencies::default())
+        .await
+        .unwrap();
     assert!(
         second.bootstrap_credentials().is_none(),
         "second start reuses the tenant"
@@ -58,7 +63,7 @@ async fn bad_tenant_file_stops_start_and_applies_nothing(backend: Backend) {
         path.to_str().unwrap(),
     ])
     .unwrap();
-    let err = Application::build(args)
+    let err = Application::build(args.config(), Dependencies::default())
         .await
         .err()
         .expect("start-up fails")

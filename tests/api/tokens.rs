@@ -568,15 +568,45 @@ async fn client_credentials_issue_machine_tokens(backend: Backend) {
     let claims = verify(&app, body["access_token"].as_str().unwrap(), &mgmt).await;
     assert_eq!(claims["sub"], "limited-client@clients");
     assert_eq!(claims["gty"], "client-credentials");
-    let (status, _) = parts(
-        app.token(
-            &json!({"grant_type": "client_credentials", "client_id": "limited-client",
-            "client_secret": "limited-secret", "audience": "https://api.example.com/"}),
-        )
-        .await,
+    // No scope asked: every granted one.
+    assert_eq!(claims["scope"], "read:users create:users");
+    assert_eq!(body["scope"], "read:users create:users");
+    let api = |scope: Option<&str>| {
+        let mut b = json!({"grant_type": "client_credentials", "client_id": "limited-client",
+            "client_secret": "limited-secret", "audience": "https://api.example.com/"});
+        if let Some(s) = scope {
+            b["scope"] = json!(s);
+        }
+        b
+    };
+    let (status, body) = parts(app.token(&api(None)).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["scope"], "read:things");
+    // Asked scopes beyond the grant are dropped; none left means no scope at all.
+    let (status, body) = parts(app.token(&api(Some("admin:all read:things"))).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["scope"], "read:things");
+    let (status, body) = parts(app.token(&api(Some("delete:everything"))).await).await;
+    assert_eq!(status, 200);
+    assert!(body.get("scope").is_none(), "{body}");
+    let claims = verify(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "https://api.example.com/",
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(claims["scope"], "");
+    // A confidential client without a grant for the audience gets nothing.
+    expect_error(
+        app.token(&json!({"grant_type": "client_credentials", "client_id": "app-client",
+            "client_secret": "app-secret", "audience": mgmt}))
+            .await,
+        403,
+        &format!(
+            r#"{{"error":"access_denied","error_description":"Client has not been granted scopes for {mgmt}"}}"#
+        ),
+    )
+    .await;
     expect_error(
         app.token(&json!({"grant_type": "client_credentials", "client_id": "limited-client",
             "client_secret": "limited-secret"}))
@@ -835,37 +865,34 @@ async fn housekeeping_drops_expired_tokens_and_idle_counters_only(backend: Backe
     let app = spawn_app(backend).await;
     app.signed_up("old@example.com").await;
     let expired = app.refresh_token("old@example.com", "offline_access").await;
-    let live = app.refresh_token("old@example.com", "offline_access").await;
-    // Rotate the first once, so that its family has two rows; then expire that family.
+    // Rotate it once, so that its family has two rows.
     let (_, rotated) = parts(app.token(&refresh(&expired)).await).await;
     let expired_next = rotated["refresh_token"].as_str().unwrap().to_owned();
-    let family_of = |t: &str| {
-        format!(
-            "UPDATE refresh_tokens SET expires_at = 1 WHERE family_id = \
-             (SELECT family_id FROM refresh_tokens WHERE token_hash = '{}')",
-            latchkey::domain::tokens::token_hash(t)
-        )
-    };
-    app.sql(&family_of(&expired_next)).await;
     for _ in 0..3 {
         raw(app.token(&login_body("idle@example.com", "bad")).await).await;
     }
     for _ in 0..10 {
         raw(app.token(&login_body("blocked@example.com", "bad")).await).await;
     }
-    app.sql("UPDATE login_attempts SET updated_at = 1").await;
+    // A family lives 30 days and an idle counter a day: a month later, both are due.
+    app.clock
+        .advance(std::time::Duration::from_secs(31 * 86_400));
+    let live = app.refresh_token("old@example.com", "offline_access").await;
 
-    let purged = latchkey::domain::oauth::housekeeping(app.store.as_ref())
+    let purged = latchkey::domain::token::housekeeping(&app.services)
         .await
         .unwrap();
     // SQLite does not count rows its cascade removed, so the token count is only a floor.
     assert!(purged.0 >= 1 && purged.1 == 1, "{purged:?}");
     let mut db = app.db().await;
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE expires_at = 1")
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens")
         .fetch_one(&mut db)
         .await
         .unwrap();
-    assert_eq!(left, 0, "the expired family is gone, both its tokens");
+    assert_eq!(
+        left, 1,
+        "the expired family is gone, both its tokens; the live one stays"
+    );
     let invalid =
         r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#;
     expect_error(app.token(&refresh(&expired_next)).await, 403, invalid).await;
@@ -893,12 +920,10 @@ async fn discovery_document_points_at_the_endpoints(backend: Backend) {
     let issuer = format!("{}/", app.base);
     assert_eq!(d["issuer"], issuer);
     for (key, path) in [
-        ("authorization_endpoint", "authorize"),
         ("token_endpoint", "oauth/token"),
         ("userinfo_endpoint", "userinfo"),
         ("jwks_uri", ".well-known/jwks.json"),
         ("revocation_endpoint", "oauth/revoke"),
-        ("end_session_endpoint", "oidc/logout"),
     ] {
         assert_eq!(d[key], format!("{issuer}{path}"));
     }
@@ -908,9 +933,29 @@ async fn discovery_document_points_at_the_endpoints(backend: Backend) {
         json!(["client_secret_basic", "client_secret_post", "none"])
     );
     assert_eq!(
-        d["code_challenge_methods_supported"],
-        json!(["S256", "plain"])
+        d["grant_types_supported"],
+        json!([
+            "password",
+            "http://auth0.com/oauth/grant-type/password-realm",
+            "refresh_token",
+            "client_credentials"
+        ])
     );
+    // Nothing that is not served: no /authorize (hence no response types, modes or PKCE
+    // methods) and no logout endpoint, until the hosted login brings them.
+    for absent in [
+        "authorization_endpoint",
+        "end_session_endpoint",
+        "response_types_supported",
+        "response_modes_supported",
+        "code_challenge_methods_supported",
+    ] {
+        assert!(d.get(absent).is_none(), "{absent} advertised: {d}");
+    }
+    for path in ["/authorize", "/oidc/logout"] {
+        let resp = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
 }
 
 async fn browsers_may_log_in_from_listed_origins_only(backend: Backend) {

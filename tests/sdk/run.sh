@@ -73,6 +73,10 @@ clients:
     client_id: sdk-spa
     app_type: spa
     web_origins: ["$allowed"]
+client_grants:
+  - client_id: Backend
+    audience: management
+    scope: [read:users]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [Backend, SPA]

@@ -7,9 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use async_trait::async_trait;
 use crossbeam_channel::Sender;
 use rand::rngs::OsRng;
 use tokio::sync::oneshot;
+
+use crate::domain::error::Failure;
+use crate::domain::ports::{HashTicket, PasswordHasher};
+pub use crate::domain::user::Password;
 
 /// Argon2id cost parameters (PHC names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,16 +46,6 @@ pub enum HashError {
 
 fn internal(e: impl std::fmt::Display) -> HashError {
     HashError::Internal(e.to_string())
-}
-
-/// A password to hash or verify; its `Debug` never shows it.
-#[derive(Clone)]
-pub struct Password(pub String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
 }
 
 enum Work {
@@ -334,6 +329,36 @@ impl Ticket {
     }
 }
 
+impl From<HashError> for Failure {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Overloaded => Failure::Overloaded,
+            e @ HashError::Internal(_) => Failure::Hashing(std::sync::Arc::new(e)),
+        }
+    }
+}
+
+impl PasswordHasher for Hasher {
+    fn admit(&self) -> Result<Box<dyn HashTicket>, Failure> {
+        Ok(Box::new(Hasher::admit(self)?))
+    }
+}
+
+#[async_trait]
+impl HashTicket for Ticket {
+    async fn hash(self: Box<Self>, password: Password) -> Result<String, Failure> {
+        Ok(Ticket::hash(*self, password).await?)
+    }
+
+    async fn verify(
+        self: Box<Self>,
+        password: Password,
+        phc: Option<String>,
+    ) -> Result<bool, Failure> {
+        Ok(Ticket::verify(*self, password, phc).await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,13 +499,5 @@ mod tests {
         }
         assert!(!nices.is_empty());
         assert!(nices.iter().all(|n| n == "10"), "{nices:?}");
-    }
-
-    #[test]
-    fn password_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", Password("hunter2".into())),
-            "Password(<redacted>)"
-        );
     }
 }

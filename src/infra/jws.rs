@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn tokens_signed_with_a_kept_key_verify_and_the_key_is_parsed_once() {
         install();
-        let key = crate::domain::keys::generate(0).unwrap();
+        let key = crate::infra::keys::generate(0).unwrap();
         let encoding = EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap();
         let claims = json!({"sub": "x", "exp": 4_000_000_000u64});
         let a = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &encoding).unwrap();

@@ -1,4 +1,4 @@
-//! Batched point reads: concurrent lookups of users by id share one query. Each query costs the
+//! Batched user reads, a named mechanism of the store: concurrent lookups of users by id share one query. Each query costs the
 //! database a round trip and a statement execution whatever its size; under load, lookups that
 //! arrive while earlier ones are in flight wait for a slot and then go together. An idle server
 //! runs each lookup at once, so nothing waits for a timer.
@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::kept::Kept;
-use super::{USER_COLUMNS, backend, user_from_row};
+use super::rows::{USER_COLUMNS, UserRow};
+use super::{backend, corrupt, stopped};
 use crate::domain::store::StoreError;
 use crate::domain::user::User;
 
@@ -31,6 +32,7 @@ struct Lookup {
 /// Looks users up by id, batching concurrent lookups.
 pub struct UserReader {
     queue: mpsc::UnboundedSender<Lookup>,
+    #[cfg_attr(not(test), allow(dead_code))]
     queries: Arc<AtomicUsize>,
 }
 
@@ -46,12 +48,13 @@ impl UserReader {
     }
 
     /// Queries run so far (each serving one batch).
+    #[cfg(test)]
     pub fn queries(&self) -> usize {
         self.queries.load(Ordering::Relaxed)
     }
 
     pub async fn user_by_id(&self, id: &str) -> Reply {
-        let stopped = || StoreError::Backend("the user reader has stopped".into());
+        let stopped = || stopped("the user reader has stopped");
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Lookup {
@@ -109,17 +112,21 @@ async fn fetch(
     batch: &[Lookup],
 ) -> Result<HashMap<String, User>, StoreError> {
     let ids: Vec<&str> = batch.iter().map(|l| l.id.as_str()).collect();
-    let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let ids = serde_json::to_string(&ids).map_err(corrupt)?;
     let mut conn = kept.lease().await.map_err(backend)?;
-    let rows = sqlx::query(sql)
+    let rows: Vec<UserRow> = sqlx::query_as(sql)
         .bind(ids)
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
     conn.keep();
-    rows.iter()
-        .map(|row| user_from_row(row).map(|u| (u.id.clone(), u)))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let user = User::from(row);
+            (user.id.clone(), user)
+        })
+        .collect())
 }
 
 #[cfg(test)]

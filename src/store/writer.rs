@@ -1,5 +1,5 @@
-//! Hot-path writes as data: each write is a short list of statements that must apply together.
-//! On SQLite they go to one writer task, owning a connection outside any pool, that runs every
+//! The write path, a named mechanism of the store. Hot-path writes as data: each write is a
+//! short list of statements that must apply together. On SQLite they go to one writer task, owning a connection outside any pool, that runs every
 //! write waiting at that moment in one transaction (group commit: one fsync for the lot, each
 //! write isolated by a savepoint; a write alone commits by itself); on PostgreSQL, which commits
 //! concurrent transactions together by itself, they run directly, on kept connections.
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use sqlx::{Any, AnyConnection, Connection, Executor, Row};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::backend;
 use super::kept::Kept;
+use super::{backend, stopped};
 use crate::domain::store::StoreError;
 
 /// Most writes one SQLite transaction takes.
@@ -142,10 +142,10 @@ impl Writer {
                 let (reply, answer) = oneshot::channel();
                 queue
                     .send(Msg::Write(Job { stmts, reply }))
-                    .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
+                    .map_err(|_| stopped("the writer has stopped"))?;
                 answer
                     .await
-                    .map_err(|_| StoreError::Backend("the writer has stopped".into()))?
+                    .map_err(|_| stopped("the writer has stopped"))?
             }
         }
     }
@@ -315,7 +315,10 @@ mod tests {
         assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
         assert_eq!(rows(&pool).await, vec![0, 1, 2, 3, 4]);
         let after = writer.run(vec![insert(9)]).await.unwrap_err();
-        assert_eq!(after.to_string(), "database error: the writer has stopped");
+        assert_eq!(
+            crate::domain::error::chain(&after),
+            "database error: the writer has stopped"
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,260 @@
+//! Typed inputs read once from a request at the edge: OAuth parameters, client authentication
+//! (HTTP Basic or the body), the caller's IP and origin, and bearer tokens. The domain sees
+//! only what these return.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, ORIGIN};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value};
+
+use crate::domain::error::{Invalid, Rule, json_type};
+use crate::domain::token::{
+    Caller, ClientAuth, MachineParams, PasswordLogin, RefreshParams, TokenError, TokenRequest,
+};
+use crate::domain::user::Password;
+
+/// Sent by a backend calling `/oauth/token` for its user (node-auth0's `auth0ForwardedFor`,
+/// auth0-python's `forwarded_for`).
+const AUTH0_FORWARDED_FOR: &str = "auth0-forwarded-for";
+
+fn header(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// An optional string parameter: absent, `null` and `""` are the same.
+pub fn param<'b>(body: &'b Map<String, Value>, name: &str) -> Result<Option<&'b str>, Invalid> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(Invalid::new(
+            name,
+            Rule::Type {
+                expected: "string",
+                found: json_type(v),
+            },
+        )),
+    }
+}
+
+pub fn required<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str, Invalid> {
+    param(body, name)?.ok_or_else(|| Invalid::new(name, Rule::Required))
+}
+
+fn owned(body: &Map<String, Value>, name: &str) -> Result<Option<String>, Invalid> {
+    Ok(param(body, name)?.map(str::to_owned))
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1); `Ok(None)` for another
+/// scheme.
+pub fn basic_credentials(header: &str) -> Result<Option<(String, String)>, TokenError> {
+    let Some(encoded) = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let malformed = || TokenError::InvalidClient("malformed Basic credentials");
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let unescape = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("v={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+/// The client's id and the secret it presented (HTTP Basic wins over the body).
+pub fn client_auth(
+    headers: &HeaderMap,
+    body: &Map<String, Value>,
+) -> Result<ClientAuth, TokenError> {
+    if let Some((client_id, secret)) = header(headers, AUTHORIZATION)
+        .map(basic_credentials)
+        .transpose()?
+        .flatten()
+    {
+        return Ok(ClientAuth {
+            client_id,
+            secret: Some(secret),
+        });
+    }
+    Ok(ClientAuth {
+        client_id: required(body, "client_id")?.to_owned(),
+        secret: owned(body, "client_secret")?,
+    })
+}
+
+/// The client's IP: the TCP peer, or behind a trusted proxy the last `X-Forwarded-For` entry
+/// (the address the proxy saw; earlier entries are the client's to write).
+pub fn client_ip(trust_forwarded_for: bool, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if trust_forwarded_for
+        && let Some(ip) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|last| last.trim().parse::<IpAddr>().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+/// Where the request came from. An `auth0-forwarded-for` that is not one IP address is
+/// ignored, as it is for clients not trusted with it.
+pub fn caller(trust_forwarded_for: bool, headers: &HeaderMap, peer: SocketAddr) -> Caller {
+    Caller {
+        ip: client_ip(trust_forwarded_for, headers, peer),
+        origin: header(headers, ORIGIN).map(str::to_owned),
+        forwarded_for: header(headers, AUTH0_FORWARDED_FOR)
+            .and_then(|v| v.trim().parse::<IpAddr>().ok()),
+    }
+}
+
+/// The bearer token of `Authorization`, if one is presented.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header(headers, AUTHORIZATION)
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+fn password_login(body: &Map<String, Value>) -> Result<PasswordLogin, Invalid> {
+    Ok(PasswordLogin {
+        username: required(body, "username")?.to_owned(),
+        password: Password(required(body, "password")?.to_owned()),
+        scope: owned(body, "scope")?,
+        audience: owned(body, "audience")?,
+        nonce: owned(body, "nonce")?,
+    })
+}
+
+/// A `/oauth/token` body: the grant with its parameters, and the client's credentials.
+pub fn token_request(
+    headers: &HeaderMap,
+    body: &Map<String, Value>,
+) -> Result<(ClientAuth, TokenRequest), TokenError> {
+    use crate::domain::token::{
+        GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_PASSWORD_REALM, GRANT_REFRESH_TOKEN,
+    };
+    let grant = required(body, "grant_type")?;
+    if !crate::domain::token::GRANTS.contains(&grant) {
+        return Err(TokenError::UnsupportedGrantType(grant.to_owned()));
+    }
+    let auth = client_auth(headers, body)?;
+    let request = match grant {
+        GRANT_PASSWORD => TokenRequest::Password(password_login(body)),
+        GRANT_PASSWORD_REALM => TokenRequest::PasswordRealm {
+            // Needed to find the client's connection, so its errors come first.
+            realm: owned(body, "realm")?,
+            login: password_login(body),
+        },
+        GRANT_REFRESH_TOKEN => TokenRequest::RefreshToken((|| {
+            Ok(RefreshParams {
+                refresh_token: required(body, "refresh_token")?.to_owned(),
+                scope: owned(body, "scope")?,
+            })
+        })()),
+        GRANT_CLIENT_CREDENTIALS => TokenRequest::ClientCredentials((|| {
+            Ok(MachineParams {
+                audience: owned(body, "audience")?,
+                scope: owned(body, "scope")?,
+            })
+        })()),
+        other => return Err(TokenError::UnsupportedGrantType(other.to_owned())),
+    };
+    Ok((auth, request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let h = format!("Basic {}", STANDARD.encode("my%20app:s%3Acret+x"));
+        assert_eq!(
+            basic_credentials(&h).unwrap(),
+            Some(("my app".into(), "s:cret x".into()))
+        );
+        assert_eq!(basic_credentials("Bearer abc").unwrap(), None);
+        assert!(matches!(
+            basic_credentials("Basic !!!"),
+            Err(TokenError::InvalidClient(_))
+        ));
+        assert!(matches!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("nocolon"))),
+            Err(TokenError::InvalidClient(_))
+        ));
+    }
+
+    #[test]
+    fn parameters_treat_null_and_empty_as_absent() {
+        let body = json!({"a": null, "b": "", "c": "x", "d": 1});
+        let body = body.as_object().unwrap();
+        assert_eq!(param(body, "a").unwrap(), None);
+        assert_eq!(param(body, "b").unwrap(), None);
+        assert_eq!(param(body, "c").unwrap(), Some("x"));
+        assert_eq!(
+            param(body, "d").unwrap_err(),
+            Invalid::new(
+                "d",
+                Rule::Type {
+                    expected: "string",
+                    found: "number"
+                }
+            )
+        );
+        assert_eq!(
+            required(body, "b").unwrap_err(),
+            Invalid::new("b", Rule::Required)
+        );
+    }
+
+    #[test]
+    fn each_grant_parses_to_its_variant() {
+        let headers = HeaderMap::new();
+        let parse = |v: Value| token_request(&headers, v.as_object().unwrap());
+        let (auth, req) = parse(json!({"grant_type": "client_credentials", "client_id": "c",
+            "client_secret": "s", "audience": "a"}))
+        .unwrap();
+        assert_eq!(auth.client_id, "c");
+        assert_eq!(auth.secret.as_deref(), Some("s"));
+        assert!(matches!(req,
+            TokenRequest::ClientCredentials(Ok(MachineParams { audience: Some(a), scope: None })) if a == "a"));
+        assert!(matches!(
+            parse(json!({"grant_type": "magic"})),
+            Err(TokenError::UnsupportedGrantType(g)) if g == "magic"
+        ));
+        // A grant's own parameters fail inside the request, for the domain to report after
+        // checking the client.
+        let (_, req) =
+            parse(json!({"grant_type": "password", "client_id": "c", "username": "u"})).unwrap();
+        assert!(matches!(
+            req,
+            TokenRequest::Password(Err(i)) if i == Invalid::new("password", Rule::Required)
+        ));
+    }
+
+    #[test]
+    fn bearer_tokens_are_trimmed_and_required() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(AUTHORIZATION, "Bearer  abc ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

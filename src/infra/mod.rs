@@ -1,0 +1,9 @@
+//! Infrastructure behind the domain's ports: the Argon2id hashing pool, the RS256 signer and
+//! its key cache, signing-key generation and sealing, clocks, and TLS set-up.
+
+pub mod clock;
+pub mod hasher;
+pub mod jws;
+pub mod keys;
+pub mod signer;
+pub mod tls;

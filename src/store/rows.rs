@@ -1,0 +1,204 @@
+//! Rows as the queries read them (`FromRow`), and their conversion into domain values. Booleans
+//! are read as BIGINT (`USER_COLUMNS` casts them): the `Any` driver cannot decode SQLite's
+//! BOOLEAN.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::corrupt;
+use crate::domain::keys::SigningKey;
+use crate::domain::store::{RefreshToken, StoreError};
+use crate::domain::tenant::{AppType, Client, Connection, ConnectionOptions};
+use crate::domain::user::{Profile, User};
+
+/// The columns of `UserRow`, in a form both databases read.
+pub const USER_COLUMNS: &str = "id, connection, email, username, \
+     CAST(CASE WHEN email_verified THEN 1 ELSE 0 END AS BIGINT) AS email_verified, given_name, \
+     family_name, name, nickname, picture, password_hash, \
+     CAST(CASE WHEN blocked THEN 1 ELSE 0 END AS BIGINT) AS blocked, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    id: String,
+    connection: String,
+    email: String,
+    username: Option<String>,
+    email_verified: i64,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    name: Option<String>,
+    nickname: Option<String>,
+    picture: Option<String>,
+    password_hash: String,
+    blocked: i64,
+    updated_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            connection: r.connection,
+            email: r.email,
+            username: r.username,
+            email_verified: r.email_verified != 0,
+            profile: Profile {
+                given_name: r.given_name,
+                family_name: r.family_name,
+                name: r.name,
+                nickname: r.nickname,
+                picture: r.picture,
+            },
+            password_hash: r.password_hash,
+            blocked: r.blocked != 0,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    scope: String,
+    audience: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(r: RefreshTokenRow) -> Self {
+        RefreshToken {
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            scope: r.scope,
+            audience: r.audience,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        }
+    }
+}
+
+/// A refresh token joined with its user.
+#[derive(sqlx::FromRow)]
+pub struct RefreshWithUserRow {
+    #[sqlx(flatten)]
+    pub token: RefreshTokenRow,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+/// What a client row keeps in its JSON `config` column. Fields added later default, so rows
+/// written by older versions still read.
+#[derive(Serialize, Deserialize, Default)]
+pub struct ClientConfig {
+    pub web_origins: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub callbacks: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub token_endpoint_ip_header_trusted: bool,
+}
+
+impl From<&Client> for ClientConfig {
+    fn from(c: &Client) -> Self {
+        Self {
+            web_origins: c.web_origins.clone(),
+            allowed_origins: c.allowed_origins.clone(),
+            callbacks: c.callbacks.clone(),
+            allowed_logout_urls: c.allowed_logout_urls.clone(),
+            grant_types: c.grant_types.clone(),
+            token_endpoint_ip_header_trusted: c.token_endpoint_ip_header_trusted,
+        }
+    }
+}
+
+pub fn app_type_str(t: AppType) -> &'static str {
+    match t {
+        AppType::Spa => "spa",
+        AppType::RegularWeb => "regular_web",
+        AppType::Native => "native",
+        AppType::NonInteractive => "non_interactive",
+    }
+}
+
+/// A client, and a connection looked up by name beside it (its columns `NULL` when there is
+/// none of that name).
+#[derive(sqlx::FromRow)]
+pub struct ClientWithConnectionRow {
+    client_id: String,
+    client_name: String,
+    secret_hash: Option<String>,
+    app_type: String,
+    config: String,
+    connection_name: Option<String>,
+    strategy: Option<String>,
+    enabled_clients: Option<String>,
+    options: Option<String>,
+}
+
+impl ClientWithConnectionRow {
+    pub fn decode(self) -> Result<(Arc<Client>, Option<Arc<Connection>>), StoreError> {
+        let config: ClientConfig = serde_json::from_str(&self.config).map_err(corrupt)?;
+        let client = Client {
+            client_id: self.client_id,
+            name: self.client_name,
+            secret_hash: self.secret_hash,
+            app_type: serde_json::from_value(serde_json::Value::String(self.app_type))
+                .map_err(corrupt)?,
+            web_origins: config.web_origins,
+            allowed_origins: config.allowed_origins,
+            callbacks: config.callbacks,
+            allowed_logout_urls: config.allowed_logout_urls,
+            grant_types: config.grant_types,
+            token_endpoint_ip_header_trusted: config.token_endpoint_ip_header_trusted,
+        };
+        let connection = match (
+            self.connection_name,
+            self.strategy,
+            self.enabled_clients,
+            self.options,
+        ) {
+            (Some(name), Some(strategy), Some(enabled), Some(options)) => {
+                Some(Arc::new(Connection {
+                    name,
+                    strategy,
+                    enabled_clients: serde_json::from_str(&enabled).map_err(corrupt)?,
+                    options: serde_json::from_str::<ConnectionOptions>(&options)
+                        .map_err(corrupt)?,
+                }))
+            }
+            _ => None,
+        };
+        Ok((Arc::new(client), connection))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SigningKeyRow {
+    kid: String,
+    private_pem: String,
+    public_jwk: String,
+    created_at: i64,
+    retired_at: Option<i64>,
+}
+
+impl SigningKeyRow {
+    pub fn decode(self) -> Result<SigningKey, StoreError> {
+        Ok(SigningKey {
+            kid: self.kid,
+            private_pem: self.private_pem,
+            public_jwk: serde_json::from_str(&self.public_jwk).map_err(corrupt)?,
+            created_at: self.created_at,
+            retired_at: self.retired_at,
+        })
+    }
+}

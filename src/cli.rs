@@ -119,6 +119,17 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
 
+    /// Seconds a connection may take to send a request's headers, counted from when it opened
+    /// or its previous answer was sent: also the idle timeout of kept-alive connections (keep
+    /// a reverse proxy's upstream idle timeout below it).
+    #[arg(long, env = "LATCHKEY_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout: u64,
+
+    /// Most connections open at once; further ones wait to be accepted. Default: the open-files
+    /// limit less a reserve for the database and files (16..16384).
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -192,6 +203,10 @@ impl ServeArgs {
             },
             body_limit: self.body_limit,
             request_timeout: Duration::from_secs(self.request_timeout),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout.max(1)),
+            max_connections: self.max_connections.unwrap_or_else(|| {
+                crate::config::default_max_connections(self.database.db_max_connections)
+            }),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             trust_forwarded_for: self.trust_forwarded_for,
             hashing: HashingConfig {

@@ -22,6 +22,12 @@ pub struct Config {
     pub body_limit: usize,
     /// How long a request may take before it is answered 503.
     pub request_timeout: Duration,
+    /// How long a connection may take to send a request's headers, counted from when it
+    /// opened or its previous answer was sent (so also how long a kept-alive connection may
+    /// idle).
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
     /// How long in-flight requests get to finish after the shutdown signal.
     pub shutdown_grace: Duration,
     /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
@@ -60,6 +66,26 @@ pub enum Tls {
     },
     /// A certificate for localhost/127.0.0.1 generated at start (development).
     SelfSigned,
+}
+
+/// A connection cap that leaves file descriptors for the database and files: the soft limit
+/// of open files, less a reserve, between 16 and 16,384.
+pub fn default_max_connections(db_max_connections: u32) -> usize {
+    const RESERVE: u64 = 64;
+    let soft = open_files_limit().unwrap_or(1024);
+    soft.saturating_sub(RESERVE + u64::from(db_max_connections))
+        .clamp(16, 16_384) as usize
+}
+
+fn open_files_limit() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 /// The password hashing pool.

@@ -15,7 +15,8 @@ use axum_server::tls_rustls::RustlsConfig;
 use crate::config::{Config, Tls};
 use crate::domain::Services;
 use crate::domain::ports::Clock;
-use crate::domain::store::{BootstrapCredentials, Store, TenantStore};
+use crate::domain::store::{BootstrapCredentials, Store, TenantStore, UserStore};
+use crate::http::limit::ConnectionLimit;
 use crate::http::{self, App, Limits};
 use crate::infra::clock::SystemClock;
 use crate::infra::hasher::Hasher;
@@ -48,6 +49,8 @@ pub struct Application {
     services: Services,
     hasher: Hasher,
     grace: Duration,
+    header_read_timeout: Duration,
+    max_connections: usize,
 }
 
 /// How often expired refresh tokens and idle attempt counters are deleted (also once at start).
@@ -97,6 +100,20 @@ impl Application {
         let h = &config.hashing;
         let hasher =
             Hasher::new(h.params, h.workers, h.queue).context("invalid Argon2 parameters")?;
+        // Unknown users must cost what the costliest stored hash costs (hashes made before a
+        // cost change keep their cost until their user logs in again and is re-hashed).
+        let costliest = store
+            .password_hash_classes()
+            .await?
+            .iter()
+            .filter_map(|class| crate::infra::hasher::argon2id_params(class))
+            .max_by_key(|p| u64::from(p.m_cost) * u64::from(p.t_cost));
+        if let Some(params) = costliest {
+            hasher
+                .cover(params)
+                .await
+                .context("cannot make the dummy hash")?;
+        }
 
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -150,6 +167,8 @@ impl Application {
             services,
             hasher,
             grace: config.shutdown_grace,
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
         })
     }
 
@@ -170,6 +189,12 @@ impl Application {
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The router the server serves, for driving it in-process (the fuzz harness).
+    #[cfg(feature = "testing")]
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
     }
 
     /// The store as itself, with its test-only reads.
@@ -222,21 +247,29 @@ impl Application {
                 }
             }
         });
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = ConnectionLimit::new(
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.max_connections,
+        );
+        let header_read_timeout = self.header_read_timeout;
+        // hyper disables its header-read timeout unless it has a timer.
+        let timed = |builder: &mut hyper_util::server::conn::auto::Builder<_>| {
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+        };
         match self.tls {
             Some(config) => {
-                axum_server::from_tcp_rustls(self.listener, config)
-                    .handle(handle)
-                    .serve(service)
-                    .await?
+                let mut server = axum_server::from_tcp_rustls(self.listener, config);
+                timed(server.http_builder());
+                server.handle(handle).serve(service).await?
             }
             None => {
-                axum_server::from_tcp(self.listener)
-                    .handle(handle)
-                    .serve(service)
-                    .await?
+                let mut server = axum_server::from_tcp(self.listener);
+                timed(server.http_builder());
+                server.handle(handle).serve(service).await?
             }
         }
         housekeeping.abort();

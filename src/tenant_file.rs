@@ -14,7 +14,7 @@ use crate::domain::password_policy::PolicyLevel;
 use crate::domain::store::BootstrapCredentials;
 use crate::domain::tenant::{
     AppType, Client, ClientGrant, Connection, ConnectionOptions, DEFAULT_CLIENT,
-    DEFAULT_CONNECTION, MANAGEMENT_AUDIENCE, TenantConfig, TenantSettings,
+    DEFAULT_CONNECTION, MANAGEMENT_AUDIENCE, MANAGEMENT_SCOPES, TenantConfig, TenantSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -318,16 +318,34 @@ pub fn load(
                     ),
                 )
             })?;
-        let settings = &file.tenant;
         let known = spec.audience == MANAGEMENT_AUDIENCE
-            || settings.default_audience.as_deref() == Some(spec.audience.as_str())
-            || settings.audiences.contains(&spec.audience);
+            || file.tenant.api_scopes(&spec.audience).is_some();
         if !known {
             return Err(err(
                 line_of(&text, &spec.audience).or(at),
                 format!(
                     "client_grants: audience {:?} is not an API of tenant.audiences or \
                      tenant.default_audience, nor `management` (the Management API)",
+                    spec.audience
+                ),
+            ));
+        }
+        // Where the API declares its scopes, a grant may only hand out those.
+        let defined: Option<Vec<&str>> = if spec.audience == MANAGEMENT_AUDIENCE {
+            Some(MANAGEMENT_SCOPES.to_vec())
+        } else {
+            file.tenant
+                .api_scopes(&spec.audience)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.iter().map(String::as_str).collect())
+        };
+        if let Some(defined) = defined
+            && let Some(extra) = spec.scope.iter().find(|s| !defined.contains(&s.as_str()))
+        {
+            return Err(err(
+                line_of(&text, extra).or(at),
+                format!(
+                    "client_grants: scope {extra:?} is not one the API {:?} defines",
                     spec.audience
                 ),
             ));
@@ -506,5 +524,14 @@ connections:
         ))
         .unwrap_err();
         assert!(e.message.contains("two grants"), "{}", e.message);
+        let e = load_str(&format!(
+            "{base}client_grants:\n  - client_id: Backend\n    audience: management\n    scope: [drop:tables]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, Some(9));
+        assert_eq!(
+            e.message,
+            "client_grants: scope \"drop:tables\" is not one the API \"management\" defines"
+        );
     }
 }

@@ -26,7 +26,25 @@ pub enum Rule {
     MaxKeyLength(usize),
     /// An object with a value that is not a string.
     StringValues,
+    /// Holds a control character (U+0000–U+001F, U+007F; text values may hold tab, line feed
+    /// and carriage return).
+    ControlCharacters,
 }
+
+/// Whether `s` holds a control character no identifier or name may hold.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_ascii_control())
+}
+
+/// Whether free text `s` holds a control character other than tab, line feed and carriage
+/// return.
+pub fn has_control_in_text(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Longest string any request field may hold unless a tighter rule applies (UTF-16 units).
+pub const MAX_FIELD: usize = 2048;
 
 /// A field of a request that breaks a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

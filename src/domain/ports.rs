@@ -24,6 +24,10 @@ pub trait Clock: Send + Sync + 'static {
 pub trait PasswordHasher: Send + Sync + 'static {
     /// A reserved place, or `Failure::Overloaded` at once when the pool and its queue are full.
     fn admit(&self) -> Result<Box<dyn HashTicket>, Failure>;
+
+    /// Whether a stored hash was made with other parameters than new hashes get (it is then
+    /// replaced at the next successful login).
+    fn needs_rehash(&self, phc: &str) -> bool;
 }
 
 /// A reserved place in the hashing pool; dropped unused, it gives the place back.

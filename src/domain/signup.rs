@@ -120,7 +120,7 @@ fn check_username(
     {
         return Err(SignupError::Username(UsernameRule::Characters));
     }
-    Ok(username.to_lowercase())
+    Ok(super::user::normalize_identifier(&username))
 }
 
 /// The connection's password rules after the strength level: dictionary, then personal info.
@@ -204,7 +204,7 @@ pub async fn signup(
     if connection.options.disable_signup {
         return Err(SignupError::SignupDisabled);
     }
-    // Usernames are ignored on connections that don't use them (documented in the README).
+    // Usernames are ignored on connections that do not use them (docs/compatibility.md).
     let username = if connection.options.requires_username {
         Some(check_username(&connection, input.username.clone())?)
     } else {

@@ -34,9 +34,20 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptKey {
     pub connection: String,
-    /// The login identifier as typed (trimmed, lower-cased), known to exist or not.
+    /// SHA-256 (hex) of the login identifier as typed (trimmed, lower-cased), known to exist
+    /// or not: a fixed size whatever was typed, and not the identifier itself.
     pub identifier: String,
     pub ip: String,
+}
+
+/// What a successful login records.
+#[derive(Debug)]
+pub struct RecordedLogin<'a> {
+    pub user_id: &'a str,
+    pub ip: &'a str,
+    pub now: i64,
+    /// `(old, new)`: the stored hash and its replacement, when the parameters changed.
+    pub rehash: Option<(&'a str, &'a str)>,
 }
 
 /// A stored refresh token (the hash of it; the token itself is never stored).
@@ -66,8 +77,8 @@ pub struct BootstrapCredentials {
 /// Tenant settings, clients, connections and client grants.
 #[async_trait]
 pub trait TenantStore: Send + Sync + 'static {
-    /// Checks the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// Checks the database takes a durable write (readiness).
+    async fn check_writable(&self, now: i64) -> Result<(), StoreError>;
 
     /// Creates `tenant` if the store was never set up, in one transaction that is safe against
     /// concurrent starts; `Ok(false)` when already set up.
@@ -121,18 +132,37 @@ pub trait UserStore: Send + Sync + 'static {
 
     async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
 
-    /// Counts one login attempt for `key` atomically and returns the count including it.
-    async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError>;
+    /// Reserves an evaluation for `key` atomically: counts it as pending (forgetting pending
+    /// counts untouched since `stale_before`, left by requests that never finished) and returns
+    /// failures + pending including this one, or -1 when `key` already has `max` failures.
+    async fn reserve_login_attempt(
+        &self,
+        key: &AttemptKey,
+        now: i64,
+        stale_before: i64,
+        max: i64,
+    ) -> Result<i64, StoreError>;
 
-    /// A successful login: bumps `logins_count`, sets `last_login` and `last_ip`, and clears the
-    /// attempt counter of `attempts`, in one transaction.
+    /// Gives back a reservation that was not evaluated (or whose password was right for a
+    /// blocked user).
+    async fn release_login_attempt(&self, key: &AttemptKey) -> Result<(), StoreError>;
+
+    /// A reserved evaluation failed: one more failure, one less pending.
+    async fn record_login_failure(&self, key: &AttemptKey, now: i64) -> Result<(), StoreError>;
+
+    /// A successful login: bumps `logins_count`, sets `last_login` and `last_ip`, deletes the
+    /// attempt counter of `attempts` (failures and pending), and with `rehash` replaces the
+    /// stored hash (and its password-history entry) by one of the same password made with the
+    /// current parameters, in one transaction.
     async fn record_login(
         &self,
-        user_id: &str,
-        ip: &str,
-        now: i64,
+        login: &RecordedLogin<'_>,
         attempts: &AttemptKey,
     ) -> Result<(), StoreError>;
+
+    /// The distinct parameter prefixes of the stored password hashes (a PHC string without
+    /// its salt and output), for the dummy hash to cost what the costliest one costs.
+    async fn password_hash_classes(&self) -> Result<Vec<String>, StoreError>;
 
     /// Deletes attempt counters below `keep_from` (not blocking anyone) untouched since before
     /// `idle_before`; returns how many went.

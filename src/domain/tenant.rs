@@ -28,11 +28,78 @@ pub struct TenantSettings {
     /// Audience of access tokens when a request names none (Auth0's tenant `default_audience`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_audience: Option<String>,
-    /// Identifiers of the APIs latchkey issues access tokens for, besides its own Management
-    /// API (`<issuer>api/v2/`) and `default_audience`.
+    /// The APIs latchkey issues access tokens for, besides its own Management API
+    /// (`<issuer>api/v2/`) and `default_audience`, with the scopes each defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audiences: Vec<String>,
+    pub audiences: Vec<Api>,
 }
+
+impl TenantSettings {
+    /// The scopes the API `audience` defines, if it is one of the tenant's (`default_audience`
+    /// without an entry in `audiences` defines none).
+    pub fn api_scopes(&self, audience: &str) -> Option<&[String]> {
+        match self.audiences.iter().find(|a| a.identifier() == audience) {
+            Some(api) => Some(api.scopes()),
+            None => (self.default_audience.as_deref() == Some(audience)).then_some(&[]),
+        }
+    }
+}
+
+/// An API (Auth0's resource server): the `audience` of its tokens and the scopes it defines.
+/// In the tenant file, a bare string is an API that defines no scopes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Api {
+    Identifier(String),
+    Defined(ApiSpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    pub identifier: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl Api {
+    pub fn identifier(&self) -> &str {
+        match self {
+            Api::Identifier(id) => id,
+            Api::Defined(spec) => &spec.identifier,
+        }
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        match self {
+            Api::Identifier(_) => &[],
+            Api::Defined(spec) => &spec.scopes,
+        }
+    }
+}
+
+/// The scopes of the Management API (`shared/spec/management.md`).
+pub const MANAGEMENT_SCOPES: &[&str] = &[
+    "read:users",
+    "create:users",
+    "update:users",
+    "delete:users",
+    "read:users_app_metadata",
+    "update:users_app_metadata",
+    "create:user_tickets",
+    "read:logs",
+    "read:clients",
+    "read:connections",
+    "read:roles",
+    "create:roles",
+    "update:roles",
+    "delete:roles",
+    "read:client_grants",
+    "create:users_imports",
+];
+
+/// Scopes of OpenID Connect itself, which every user-facing token may carry.
+pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// An application allowed to call the API.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,6 +383,26 @@ mod tests {
         assert!(c.allows_origin("HTTP://LOCALHOST:5173"));
         assert!(!c.allows_origin("http://localhost:5174"));
         assert!(!c.allows_origin("null"));
+    }
+
+    #[test]
+    fn apis_are_strings_or_declare_their_scopes() {
+        let settings: TenantSettings = serde_json::from_value(serde_json::json!({
+            "default_audience": "https://default/",
+            "audiences": ["https://plain/", {"identifier": "https://rich/", "scopes": ["read:x"]}]
+        }))
+        .unwrap();
+        assert_eq!(settings.api_scopes("https://plain/"), Some(&[][..]));
+        assert_eq!(
+            settings.api_scopes("https://rich/"),
+            Some(&["read:x".to_owned()][..])
+        );
+        assert_eq!(settings.api_scopes("https://default/"), Some(&[][..]));
+        assert_eq!(settings.api_scopes("https://other/"), None);
+        // Stored settings round-trip in the same shapes.
+        let back: TenantSettings =
+            serde_json::from_str(&serde_json::to_string(&settings).unwrap()).unwrap();
+        assert_eq!(back, settings);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use super::claims::{
 };
 use super::error::{Failure, Invalid};
 use super::signup::{ConnectionError, usable_connection};
-use super::store::{AttemptKey, RefreshToken, StoreError};
-use super::tenant::{Client, MANAGEMENT_AUDIENCE, TenantSettings};
+use super::store::{AttemptKey, RecordedLogin, RefreshToken, StoreError};
+use super::tenant::{Client, MANAGEMENT_AUDIENCE, OIDC_SCOPES, TenantSettings};
 use super::user::{Password, User};
 
 pub const GRANT_PASSWORD: &str = "password";
@@ -36,6 +36,14 @@ pub const GRANTS: [&str; 4] = [
 
 /// Consecutive failed logins per (connection, identifier, IP) before that pair is blocked.
 pub const MAX_FAILED_LOGINS: i64 = 10;
+
+/// A pending evaluation older than this belongs to a request that never finished (its client
+/// went away mid-login) and stops counting.
+const PENDING_STALE_MS: i64 = 30_000;
+
+/// How long a login waits for other evaluations of the same (identifier, IP) to finish when
+/// they could all be failures that reach the limit; past it the login is refused as overload.
+const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Failed-attempt counters that block nobody are forgotten after a day without attempts, so
 /// that guesses at random identifiers do not pile up.
@@ -219,9 +227,27 @@ fn end_user_ip(client: &Client, caller: &Caller) -> String {
 
 /// Which audiences latchkey issues access tokens for.
 fn known_audience(ctx: &Services, settings: &TenantSettings, audience: &str) -> bool {
-    audience == ctx.management_audience()
-        || settings.default_audience.as_deref() == Some(audience)
-        || settings.audiences.iter().any(|a| a == audience)
+    audience == ctx.management_audience() || settings.api_scopes(audience).is_some()
+}
+
+/// The scopes a user's token may carry: OpenID Connect's, and those its API defines. Others
+/// asked for are dropped, as Auth0 drops scopes an API does not define. The Management API's
+/// scopes are administrators' and go to machine tokens only, through client grants.
+fn user_scopes(
+    ctx: &Services,
+    settings: &TenantSettings,
+    audience: Option<&str>,
+    asked: &str,
+) -> Vec<String> {
+    let api: &[String] = match audience {
+        Some(a) if a == ctx.management_audience() => &[],
+        Some(a) => settings.api_scopes(a).unwrap_or_default(),
+        None => &[],
+    };
+    parse_scope(asked)
+        .into_iter()
+        .filter(|s| OIDC_SCOPES.contains(&s.as_str()) || api.contains(s))
+        .collect()
 }
 
 /// A client, checked: known, calling from an allowed origin, authenticated.
@@ -311,20 +337,27 @@ async fn password_grant(
     allow(&client, grant)?;
     let connection = usable_connection(&client, connection)?;
     let login = login?;
-    let scopes = parse_scope(login.scope.as_deref().unwrap_or(DEFAULT_LOGIN_SCOPE));
     let audience = match login.audience.or_else(|| settings.default_audience.clone()) {
         Some(a) if !known_audience(ctx, settings, &a) => {
             return Err(TokenError::UnknownAudience(a));
         }
         a => a,
     };
+    let scopes = user_scopes(
+        ctx,
+        settings,
+        audience.as_deref(),
+        login.scope.as_deref().unwrap_or(DEFAULT_LOGIN_SCOPE),
+    );
+    let identifier = super::user::normalize_identifier(&login.username);
     let attempts = AttemptKey {
         connection: connection.name.clone(),
-        identifier: login.username.trim().to_lowercase(),
+        identifier: token_hash(&identifier),
         ip: end_user_ip(&client, caller),
     };
     let user = match verify_login(
         ctx,
+        &identifier,
         &attempts,
         login.password,
         connection.options.brute_force_protection,
@@ -357,42 +390,117 @@ async fn password_grant(
     .await
 }
 
-/// Checks a password for `attempts.identifier` in `attempts.connection`, under brute-force
-/// protection; returns the user. Unknown users cost the same (a dummy hash is verified) and
-/// fail the same way as wrong passwords.
+/// Checks a password for `identifier` (trimmed, lower-cased) in `attempts.connection`, under
+/// brute-force protection; returns the user. Unknown users cost the same (a dummy hash is
+/// verified) and fail the same way as wrong passwords.
+///
+/// Only failures count toward the block, and parallel guesses cannot exceed it: each
+/// evaluation is reserved first (pending), and one that could make failures + pending pass the
+/// limit waits for the others to finish instead of being evaluated.
 pub async fn verify_login(
     ctx: &Services,
+    identifier: &str,
     attempts: &AttemptKey,
     password: Password,
     brute_force_protection: bool,
 ) -> Result<User, TokenError> {
     // Reserve hashing capacity first, so an overloaded server refuses before writing anything.
     let ticket = ctx.hasher.admit()?;
-    let now = ctx.clock.now_millis();
-    // Counted before the password is checked: parallel guesses each take a number, and those
-    // past the limit are refused without being evaluated.
-    if brute_force_protection
-        && ctx.store.count_login_attempt(attempts, now).await? > MAX_FAILED_LOGINS
-    {
-        return Err(TokenError::TooManyAttempts);
+    if brute_force_protection {
+        reserve_evaluation(ctx, attempts).await?;
     }
+    let evaluated = evaluate(ctx, identifier, attempts, ticket, password.clone()).await;
+    if brute_force_protection {
+        match &evaluated {
+            Ok(_) => {}
+            Err(TokenError::WrongCredentials) => {
+                ctx.store
+                    .record_login_failure(attempts, ctx.clock.now_millis())
+                    .await?;
+            }
+            Err(_) => ctx.store.release_login_attempt(attempts).await?,
+        }
+    }
+    let user = evaluated?;
+    let rehashed = rehash(ctx, &user, password).await;
+    ctx.store
+        .record_login(
+            &RecordedLogin {
+                user_id: &user.id,
+                ip: &attempts.ip,
+                now: ctx.clock.now_millis(),
+                rehash: rehashed
+                    .as_deref()
+                    .map(|new| (user.password_hash.as_str(), new)),
+            },
+            attempts,
+        )
+        .await?;
+    Ok(user)
+}
+
+/// A hash of the password with the current parameters, when the stored one was made with
+/// others (a cost change, or an imported hash). Skipped when the pool is full: the next login
+/// tries again.
+async fn rehash(ctx: &Services, user: &User, password: Password) -> Option<String> {
+    if !ctx.hasher.needs_rehash(&user.password_hash) {
+        return None;
+    }
+    let ticket = ctx.hasher.admit().ok()?;
+    match ticket.hash(password).await {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!(cause = %super::error::chain(&e), user_id = %user.id, "re-hashing at login failed");
+            None
+        }
+    }
+}
+
+/// The password check itself.
+async fn evaluate(
+    ctx: &Services,
+    identifier: &str,
+    attempts: &AttemptKey,
+    ticket: Box<dyn super::ports::HashTicket>,
+    password: Password,
+) -> Result<User, TokenError> {
     let user = ctx
         .store
-        .user_by_identifier(&attempts.connection, &attempts.identifier)
+        .user_by_identifier(&attempts.connection, identifier)
         .await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let ok = ticket.verify(password, hash).await?;
-    let user = match user {
-        Some(user) if ok => user,
-        _ => return Err(TokenError::WrongCredentials),
-    };
-    if user.blocked {
-        return Err(TokenError::UserBlocked);
+    match user {
+        Some(user) if ok && user.blocked => Err(TokenError::UserBlocked),
+        Some(user) if ok => Ok(user),
+        _ => Err(TokenError::WrongCredentials),
     }
-    ctx.store
-        .record_login(&user.id, &attempts.ip, now, attempts)
-        .await?;
-    Ok(user)
+}
+
+/// Takes a place among the evaluations of `attempts`, waiting while the ones in flight could
+/// reach the limit.
+async fn reserve_evaluation(ctx: &Services, attempts: &AttemptKey) -> Result<(), TokenError> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        let now = ctx.clock.now_millis();
+        let counted = ctx
+            .store
+            .reserve_login_attempt(attempts, now, now - PENDING_STALE_MS, MAX_FAILED_LOGINS)
+            .await?;
+        if counted < 0 {
+            return Err(TokenError::TooManyAttempts);
+        }
+        if counted <= MAX_FAILED_LOGINS {
+            return Ok(());
+        }
+        ctx.store.release_login_attempt(attempts).await?;
+        if started.elapsed() >= PENDING_WAIT {
+            return Err(Failure::Overloaded.into());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
+    }
 }
 
 /// What to do about a refresh token when issuing.

@@ -2,6 +2,13 @@
 
 use rand::RngCore;
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
+
+/// The stored and compared form of an email or username: trimmed, lower-cased and in Unicode
+/// NFC, so that the composed and decomposed spellings of one name are one account.
+pub fn normalize_identifier(s: &str) -> String {
+    s.trim().to_lowercase().nfc().collect()
+}
 
 /// A password to hash or verify; its `Debug` never shows it.
 #[derive(Clone)]
@@ -83,6 +90,16 @@ mod tests {
         );
         assert!(id.starts_with("668fbaa9"));
         assert_ne!(new_user_id(0), new_user_id(0));
+    }
+
+    #[test]
+    fn identifiers_are_one_spelling() {
+        // "é" composed (U+00E9) and decomposed (e + U+0301).
+        assert_eq!(
+            normalize_identifier(" Jos\u{e9}@Example.com "),
+            normalize_identifier("jose\u{301}@example.COM")
+        );
+        assert_eq!(normalize_identifier("Jane"), "jane");
     }
 
     #[test]

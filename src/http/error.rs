@@ -30,6 +30,54 @@ fn render(failure: Option<&Failure>, status: StatusCode, body: Value) -> Respons
     response
 }
 
+/// The API family a path belongs to, for answers given before any handler runs (an oversize
+/// body announced by `Content-Length`, a request that took too long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    DbConnections,
+    OAuth,
+}
+
+impl Family {
+    pub fn of(path: &str) -> Self {
+        if path.starts_with("/dbconnections/") {
+            Family::DbConnections
+        } else {
+            Family::OAuth
+        }
+    }
+
+    pub fn body_error(self, e: BodyError) -> Response {
+        match self {
+            Family::DbConnections => DbConnectionsError::Body(e).into_response(),
+            Family::OAuth => OAuthError::Body(e).into_response(),
+        }
+    }
+
+    /// 503: the request took longer than the request timeout.
+    pub fn timed_out(self) -> Response {
+        let (status, body) = self.timed_out_body();
+        (status, Json(body)).into_response()
+    }
+
+    fn timed_out_body(self) -> (StatusCode, Value) {
+        const TEXT: &str = "The request took too long";
+        match self {
+            Family::DbConnections => envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                "temporarily_unavailable",
+                json!(TEXT),
+            ),
+            Family::OAuth => oauth(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                TEXT,
+            ),
+        }
+    }
+}
+
 // ---- dbconnections ----
 
 /// A dbconnections error: `{"name","code","description","statusCode"}`, plus `message` and
@@ -79,6 +127,7 @@ pub fn dbconnections_wording(e: &Invalid) -> String {
         Rule::MaxProperties(n) => format!("{f} must have at most {n} properties"),
         Rule::MaxKeyLength(n) => format!("{f} property names must be at most {n} characters"),
         Rule::StringValues => format!("invalid {f} type (only strings are allowed)"),
+        Rule::ControlCharacters => format!("{f} must not contain control characters"),
     }
 }
 
@@ -243,6 +292,8 @@ pub fn oauth_wording(e: &Invalid) -> String {
     match &e.rule {
         Rule::Required => format!("missing {f} parameter"),
         Rule::Type { expected, .. } => format!("{f} must be a {expected}"),
+        Rule::MaxLength(n) => format!("{f} must be at most {n} characters"),
+        Rule::ControlCharacters => format!("{f} must not contain control characters"),
         _ => format!("{f} is invalid"),
     }
 }
@@ -548,6 +599,25 @@ mod tests {
         assert_eq!(
             body.to_string(),
             r#"{"name":"PasswordDictionaryError","message":"Password is too common","code":"invalid_password","description":"Password is not allowed, it might be too common.","statusCode":400}"#
+        );
+    }
+
+    #[test]
+    fn early_answers_use_the_family_of_the_path() {
+        assert_eq!(Family::of("/dbconnections/signup"), Family::DbConnections);
+        assert_eq!(Family::of("/oauth/token"), Family::OAuth);
+        assert_eq!(Family::of("/nowhere"), Family::OAuth);
+        let (s, b) = Family::DbConnections.timed_out_body();
+        assert_eq!(s, 503);
+        assert_eq!(
+            b.to_string(),
+            r#"{"name":"ServiceUnavailableError","code":"temporarily_unavailable","description":"The request took too long","statusCode":503}"#
+        );
+        let (s, b) = Family::OAuth.timed_out_body();
+        assert_eq!(s, 503);
+        assert_eq!(
+            b.to_string(),
+            r#"{"error":"temporarily_unavailable","error_description":"The request took too long"}"#
         );
     }
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use crate::domain::error::{Invalid, Rule, json_type};
+use crate::domain::error::{Invalid, MAX_FIELD, Rule, has_control, json_type};
 use crate::domain::token::{
     Caller, ClientAuth, MachineParams, PasswordLogin, RefreshParams, TokenError, TokenRequest,
 };
@@ -24,8 +24,11 @@ fn header(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> O
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// An optional string parameter: absent, `null` and `""` are the same.
-pub fn param<'b>(body: &'b Map<String, Value>, name: &str) -> Result<Option<&'b str>, Invalid> {
+/// The longest login identifier: emails have at most 254 characters, usernames 128.
+pub const MAX_USERNAME: usize = 254;
+
+/// An optional string parameter, any content: absent, `null` and `""` are the same.
+fn any_param<'b>(body: &'b Map<String, Value>, name: &str) -> Result<Option<&'b str>, Invalid> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -38,6 +41,26 @@ pub fn param<'b>(body: &'b Map<String, Value>, name: &str) -> Result<Option<&'b 
             },
         )),
     }
+}
+
+/// An optional string parameter: absent, `null` and `""` are the same; no control characters
+/// and at most `MAX_FIELD` long, since parameters reach the store, logs and tokens.
+pub fn param<'b>(body: &'b Map<String, Value>, name: &str) -> Result<Option<&'b str>, Invalid> {
+    let v = any_param(body, name)?;
+    if let Some(s) = v {
+        if has_control(s) {
+            return Err(Invalid::new(name, Rule::ControlCharacters));
+        }
+        let max = if name == "username" {
+            MAX_USERNAME
+        } else {
+            MAX_FIELD
+        };
+        if s.encode_utf16().count() > max {
+            return Err(Invalid::new(name, Rule::MaxLength(max)));
+        }
+    }
+    Ok(v)
 }
 
 pub fn required<'b>(body: &'b Map<String, Value>, name: &str) -> Result<&'b str, Invalid> {
@@ -131,9 +154,13 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn password_login(body: &Map<String, Value>) -> Result<PasswordLogin, Invalid> {
+    let username = required(body, "username")?;
+    // Only the password's hash is ever compared or stored, so it may hold anything.
+    let password =
+        any_param(body, "password")?.ok_or_else(|| Invalid::new("password", Rule::Required))?;
     Ok(PasswordLogin {
-        username: required(body, "username")?.to_owned(),
-        password: Password(required(body, "password")?.to_owned()),
+        username: username.to_owned(),
+        password: Password(password.to_owned()),
         scope: owned(body, "scope")?,
         audience: owned(body, "audience")?,
         nonce: owned(body, "nonce")?,
@@ -245,6 +272,39 @@ mod tests {
         assert!(matches!(
             req,
             TokenRequest::Password(Err(i)) if i == Invalid::new("password", Rule::Required)
+        ));
+    }
+
+    #[test]
+    fn parameters_refuse_control_characters_and_bound_their_length() {
+        let headers = HeaderMap::new();
+        let login = |user: &str, pw: &str| {
+            let body = json!({"grant_type": "password", "client_id": "c", "username": user,
+                "password": pw});
+            match token_request(&headers, body.as_object().unwrap())
+                .unwrap()
+                .1
+            {
+                TokenRequest::Password(p) => p.map(|l| l.username),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            login("a\u{0}b", "pw").unwrap_err(),
+            Invalid::new("username", Rule::ControlCharacters)
+        );
+        assert_eq!(
+            login(&"a".repeat(255), "pw").unwrap_err(),
+            Invalid::new("username", Rule::MaxLength(MAX_USERNAME))
+        );
+        assert_eq!(
+            login("jane@example.com", "p\u{0}w").unwrap(),
+            "jane@example.com"
+        );
+        let body = json!({"grant_type": "client_credentials", "client_id": "a\u{0}"});
+        assert!(matches!(
+            token_request(&headers, body.as_object().unwrap()),
+            Err(TokenError::Invalid(i)) if i == Invalid::new("client_id", Rule::ControlCharacters)
         ));
     }
 

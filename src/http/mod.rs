@@ -5,6 +5,7 @@ pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod input;
+pub mod limit;
 pub mod oauth;
 pub mod signup;
 
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{BoxError, Json, Router};
@@ -51,11 +53,14 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready when the database takes a durable write: a server that can read but not write (disk
+/// full, read-only files) cannot serve signups or logins.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.store.ping().await {
+    let now = state.services.clock.now_millis();
+    match state.services.store.check_writable(now).await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
         Err(e) => {
-            tracing::warn!(cause = %crate::domain::error::chain(&e), "store not reachable");
+            tracing::warn!(cause = %crate::domain::error::chain(&e), "store not writable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"status": "unavailable"})),
@@ -81,13 +86,9 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-async fn timed_out(err: BoxError) -> Response {
+async fn timed_out(uri: Uri, err: BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "temporarily_unavailable", "error_description": "The request took too long"})),
-        )
-            .into_response()
+        error::Family::of(uri.path()).timed_out()
     } else {
         tracing::error!(cause = %err, "middleware failed");
         (
@@ -131,6 +132,20 @@ fn cors(store: Arc<dyn TenantStore>) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// A body announced larger than the limit is refused before any of it is read, in the
+/// family's envelope (otherwise the server would wait for bytes that may never come).
+async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error::Family::of(req.uri().path()).body_error(body::BodyError::TooLarge);
+    }
+    next.run(req).await
+}
+
 fn request_span(req: &Request) -> tracing::Span {
     let id = req
         .headers()
@@ -141,8 +156,24 @@ fn request_span(req: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }
 
+/// A plain `OPTIONS` (not a CORS preflight) is routed like any other method, bypassing the
+/// CORS layer, which would answer it as a preflight.
+async fn plain_options(State(routes): State<Router>, req: Request, next: Next) -> Response {
+    let preflight = req
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if req.method() == Method::OPTIONS && !preflight {
+        return match tower::ServiceExt::oneshot(routes, req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+    }
+    next.run(req).await
+}
+
 pub fn router(state: AppState, limits: Limits) -> Router {
-    Router::new()
+    let store = state.services.store.clone();
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/dbconnections/signup", post(signup::signup_handler))
@@ -160,8 +191,16 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_bytes,
+            refuse_oversize,
+        ))
+        .with_state(state);
+    routes
+        .clone()
         // Outside the router so preflights are answered before method routing.
-        .layer(cors(state.services.store.clone()))
+        .layer(cors(store))
+        .layer(axum::middleware::from_fn_with_state(routes, plain_options))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -177,5 +216,4 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .layer(HandleErrorLayer::new(timed_out))
                 .timeout(limits.timeout),
         )
-        .with_state(state)
 }

@@ -12,10 +12,10 @@ use url::Url;
 use super::AppState;
 use super::body::{BodyError, Fields};
 use super::error::DbConnectionsError;
-use crate::domain::error::{Invalid, Rule, json_type};
+use crate::domain::error::{Invalid, MAX_FIELD, Rule, has_control, has_control_in_text, json_type};
 use crate::domain::password_policy::js_len;
 use crate::domain::signup::{SignupError, SignupInput, signup, valid_email};
-use crate::domain::user::{NewUser, Password, Profile};
+use crate::domain::user::{NewUser, Password, Profile, normalize_identifier};
 
 fn wrong_type(field: &str, expected: &'static str, v: &Value) -> Invalid {
     Invalid::new(
@@ -27,8 +27,8 @@ fn wrong_type(field: &str, expected: &'static str, v: &Value) -> Invalid {
     )
 }
 
-/// An optional string field: absent and `null` are the same.
-fn opt_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Invalid> {
+/// An optional string field, any content: absent and `null` are the same.
+fn opt_any<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Invalid> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -36,12 +36,33 @@ fn opt_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a s
     }
 }
 
-/// A required, non-empty string field.
-fn req_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, Invalid> {
-    match opt_str(body, field)? {
-        Some(s) if !s.is_empty() => Ok(s),
+/// An optional string field that reaches the store: no control characters, at most
+/// `MAX_FIELD` long.
+fn opt_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Invalid> {
+    let v = opt_any(body, field)?;
+    if let Some(s) = v {
+        if has_control(s) {
+            return Err(Invalid::new(field, Rule::ControlCharacters));
+        }
+        if js_len(s) > MAX_FIELD {
+            return Err(Invalid::new(field, Rule::MaxLength(MAX_FIELD)));
+        }
+    }
+    Ok(v)
+}
+
+fn required(field: &str, v: Option<&str>) -> Result<(), Invalid> {
+    match v {
+        Some(s) if !s.is_empty() => Ok(()),
         _ => Err(Invalid::new(field, Rule::Required)),
     }
+}
+
+/// A required, non-empty string field.
+fn req_str<'a>(body: &'a Map<String, Value>, field: &str) -> Result<&'a str, Invalid> {
+    let v = opt_str(body, field)?;
+    required(field, v)?;
+    Ok(v.unwrap_or_default())
 }
 
 fn bounded(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, Invalid> {
@@ -67,7 +88,16 @@ fn user_metadata(body: &Map<String, Value>) -> Result<Option<Map<String, Value>>
         if js_len(k) > 100 {
             return Err(Invalid::new("user_metadata", Rule::MaxKeyLength(100)));
         }
+        if has_control(k) {
+            return Err(Invalid::new("user_metadata", Rule::ControlCharacters));
+        }
         match v {
+            Value::String(s) if has_control_in_text(s) => {
+                return Err(Invalid::new(
+                    format!("user_metadata.{k}"),
+                    Rule::ControlCharacters,
+                ));
+            }
             Value::String(s) if js_len(s) > 500 => {
                 return Err(Invalid::new(
                     format!("user_metadata.{k}"),
@@ -100,7 +130,10 @@ pub fn parse(body: &Map<String, Value>) -> Result<SignupInput, Invalid> {
     if !valid_email(email) {
         return Err(Invalid::new("email", Rule::Email));
     }
-    let password = Password(req_str(body, "password")?.to_owned());
+    // A password never reaches the store as typed (only its hash), so it may hold anything.
+    let password = opt_any(body, "password")?;
+    required("password", password)?;
+    let password = Password(password.unwrap_or_default().to_owned());
     let username = opt_str(body, "username")?.map(|u| u.trim().to_owned());
     let picture = opt_str(body, "picture")?;
     if let Some(p) = picture {
@@ -121,7 +154,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<SignupInput, Invalid> {
     Ok(SignupInput {
         client_id,
         connection,
-        email: email.to_lowercase(),
+        email: normalize_identifier(email),
         password,
         username,
         profile,
@@ -270,6 +303,51 @@ mod tests {
         assert_eq!(
             err(with("picture", json!("ftp://x.org/a.png"))),
             "picture must be an absolute http or https URI"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_where_they_would_be_stored() {
+        for field in [
+            "client_id",
+            "connection",
+            "email",
+            "username",
+            "name",
+            "picture",
+        ] {
+            assert_eq!(
+                err(with(field, json!("a\u{0}b"))),
+                format!("{field} must not contain control characters")
+            );
+        }
+        assert_eq!(
+            err(with("given_name", json!("x\u{7f}"))),
+            "given_name must not contain control characters"
+        );
+        assert_eq!(
+            err(with("user_metadata", json!({"a\u{1}": "v"}))),
+            "user_metadata must not contain control characters"
+        );
+        assert_eq!(
+            err(with("user_metadata", json!({"plan": "a\u{0}"}))),
+            "user_metadata.plan must not contain control characters"
+        );
+        // Free text may hold line breaks and tabs; a password anything.
+        assert!(
+            parse(&body(with(
+                "user_metadata",
+                json!({"address": "1 Main St\n\tX"})
+            )))
+            .is_ok()
+        );
+        assert!(parse(&body(with("password", json!("pa\u{0}ss")))).is_ok());
+        assert_eq!(
+            err(with(
+                "picture",
+                json!(format!("https://x.org/{}", "a".repeat(2048)))
+            )),
+            "picture must be at most 2048 characters"
         );
     }
 

@@ -44,6 +44,9 @@ pub enum HashError {
     Internal(String),
 }
 
+/// The password behind the dummy hash; verifying it for an unknown user still answers false.
+const DUMMY_PASSWORD: &[u8] = b"latchkey-dummy-password";
+
 fn internal(e: impl std::fmt::Display) -> HashError {
     HashError::Internal(e.to_string())
 }
@@ -80,8 +83,8 @@ impl Engine {
         let params =
             Params::new(params.m_cost, params.t_cost, params.p_cost, None).map_err(internal)?;
         // Memory is taken on first use, so a server that has not hashed yet does not hold it.
-        // It is then kept: freeing and re-taking 19 MiB blocks fragments the allocator's
-        // arenas, which measured worse (peak RSS 134 MiB instead of 58 MiB under load).
+        // It is then kept: freeing and re-taking the blocks for every hash fragments the
+        // allocator's arenas, which measured a much higher peak RSS under load.
         Ok(Self {
             argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
             params,
@@ -186,6 +189,33 @@ fn name_thread(name: &str) {
     let _ = name;
 }
 
+/// The parameters of an Argon2id PHC string (or of its prefix without salt and output);
+/// `None` for anything else.
+pub fn argon2id_params(phc: &str) -> Option<HashParams> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    if parsed.algorithm != argon2::ARGON2ID_IDENT {
+        return None;
+    }
+    let p = Params::try_from(&parsed).ok()?;
+    Some(HashParams {
+        m_cost: p.m_cost(),
+        t_cost: p.t_cost(),
+        p_cost: p.p_cost(),
+    })
+}
+
+/// What a hash costs to verify, for comparing parameter sets: Argon2 fills `m` blocks per
+/// pass, `t` passes, whatever the lanes.
+fn cost(p: HashParams) -> u64 {
+    u64::from(p.m_cost) * u64::from(p.t_cost)
+}
+
+/// The hash verified for unknown users, and the parameters it was made with.
+struct Dummy {
+    phc: String,
+    params: HashParams,
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     queue: Sender<Job>,
@@ -194,7 +224,11 @@ pub struct Hasher {
     /// Jobs skipped because their request was dropped while they waited.
     skipped: Arc<AtomicUsize>,
     capacity: usize,
-    dummy_hash: Arc<String>,
+    /// What new hashes get.
+    params: HashParams,
+    /// At least as costly as the costliest stored hash (`cover`), so that an unknown user
+    /// costs what a known one does.
+    dummy: Arc<std::sync::RwLock<Arc<Dummy>>>,
 }
 
 /// A reserved place in the hashing pool: take it before doing other work for a request, so an
@@ -217,7 +251,7 @@ impl Hasher {
     /// when the last `Hasher` clone is dropped.
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
         let mut probe = Engine::new(params)?;
-        let dummy_hash = probe.hash(b"latchkey-dummy-password")?;
+        let dummy_hash = probe.hash(DUMMY_PASSWORD)?;
         drop(probe);
         // Unbounded, because admission (`admit`) already bounds what enters.
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
@@ -254,8 +288,48 @@ impl Hasher {
             in_flight,
             skipped,
             capacity: workers + queue,
-            dummy_hash: Arc::new(dummy_hash),
+            params,
+            dummy: Arc::new(std::sync::RwLock::new(Arc::new(Dummy {
+                phc: dummy_hash,
+                params,
+            }))),
         })
+    }
+
+    fn dummy(&self) -> Arc<Dummy> {
+        match self.dummy.read() {
+            Ok(d) => d.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The parameters of the dummy hash.
+    pub fn dummy_params(&self) -> HashParams {
+        self.dummy().params
+    }
+
+    /// Whether `phc` was made with other parameters than new hashes get.
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        argon2id_params(phc) != Some(self.params)
+    }
+
+    /// Makes the dummy hash cost at least what a hash with `params` costs (stored hashes made
+    /// before a cost change verify at their own cost). Computed off the async runtime.
+    pub async fn cover(&self, params: HashParams) -> Result<(), HashError> {
+        if cost(params) <= cost(self.dummy().params) {
+            return Ok(());
+        }
+        let phc = tokio::task::spawn_blocking(move || Engine::new(params)?.hash(DUMMY_PASSWORD))
+            .await
+            .map_err(internal)??;
+        let mut slot = self
+            .dummy
+            .write()
+            .map_err(|_| internal("dummy hash lock poisoned"))?;
+        if cost(params) > cost(slot.params) {
+            *slot = Arc::new(Dummy { phc, params });
+        }
+        Ok(())
     }
 
     /// Jobs skipped so far because nobody waited for them any more.
@@ -314,7 +388,7 @@ impl Ticket {
 
     pub async fn verify(self, password: Password, phc: Option<String>) -> Result<bool, HashError> {
         let known = phc.is_some();
-        let phc = phc.unwrap_or_else(|| self.hasher.dummy_hash.as_str().to_owned());
+        let phc = phc.unwrap_or_else(|| self.hasher.dummy().phc.clone());
         match self
             .submit(Work::Verify {
                 password,
@@ -341,6 +415,10 @@ impl From<HashError> for Failure {
 impl PasswordHasher for Hasher {
     fn admit(&self) -> Result<Box<dyn HashTicket>, Failure> {
         Ok(Box::new(Hasher::admit(self)?))
+    }
+
+    fn needs_rehash(&self, phc: &str) -> bool {
+        Hasher::needs_rehash(self, phc)
     }
 }
 
@@ -444,6 +522,34 @@ mod tests {
         assert_eq!(h.in_flight(), 0);
         assert!(h.admit().unwrap().hash(Password("pw".into())).await.is_ok());
         assert_eq!(h.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_dummy_covers_the_costliest_class_and_rehash_is_asked_for_others() {
+        let h = Hasher::new(cheap(), 1, 4).unwrap();
+        let mut other = Engine::new(HashParams {
+            m_cost: 128,
+            t_cost: 2,
+            p_cost: 1,
+        })
+        .unwrap();
+        let old = other.hash(b"pw").unwrap();
+        assert!(h.needs_rehash(&old));
+        assert!(!h.needs_rehash(&h.hash(Password("pw".into())).await.unwrap()));
+        assert!(h.needs_rehash("not a phc string"));
+        let class = argon2id_params("$argon2id$v=19$m=128,t=2,p=1").unwrap();
+        assert_eq!(class, argon2id_params(&old).unwrap());
+        h.cover(class).await.unwrap();
+        assert_eq!(h.dummy_params(), class);
+        // A cheaper class changes nothing.
+        h.cover(cheap()).await.unwrap();
+        assert_eq!(h.dummy_params(), class);
+        // Unknown users still fail.
+        assert!(
+            !h.verify(Password("latchkey-dummy-password".into()), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[test]

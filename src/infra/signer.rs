@@ -21,8 +21,10 @@ const VERIFIED_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Keys are re-read from the store this often, so every instance picks up a rotation.
 const KEY_REFRESH: Duration = Duration::from_secs(60);
-/// An unknown `kid` triggers a re-read at most this often (it may be a fresh rotation).
-const KEY_MISS_REFRESH: Duration = Duration::from_secs(5);
+/// An unknown `kid` re-reads the keys unless they were read more recently than this: a key
+/// another instance has just rotated in is found at once, while tokens with made-up kids cost
+/// at most one store read per this interval.
+const KEY_MISS_REFRESH: Duration = Duration::from_millis(100);
 
 /// Keys as loaded from the store: the signing one and every published one for verification.
 struct KeySet {

@@ -218,19 +218,24 @@ impl SqlStore {
             url: redacted.clone(),
             reason: scrub(e, &url),
         })?;
-        // One direct connection first: a pool would retry until its timeout and report only
-        // "timed out", hiding the reason (refused, unknown database, bad password…).
-        let probe =
-            tokio::time::timeout(pool.acquire_timeout, AnyConnection::connect_with(&options))
-                .await
-                .map_err(|_| ConnectError::Connect {
-                    url: redacted.clone(),
-                    reason: format!("no answer within {:?}", pool.acquire_timeout),
-                })?
-                .map_err(|e| ConnectError::Connect {
-                    url: redacted.clone(),
-                    reason: scrub(e, &url),
-                })?;
+        // One direct connection first, set up as the pool's will be: a pool would retry until
+        // its timeout and report only "timed out", hiding the reason (refused, unknown
+        // database, bad password, a read-only file system refusing SQLite's WAL…).
+        let probe = async {
+            let mut conn = AnyConnection::connect_with(&options).await?;
+            set_up(&mut conn, dialect.on_connect).await?;
+            Ok::<_, sqlx::Error>(conn)
+        };
+        let probe = tokio::time::timeout(pool.acquire_timeout, probe)
+            .await
+            .map_err(|_| ConnectError::Connect {
+                url: redacted.clone(),
+                reason: format!("no answer within {:?}", pool.acquire_timeout),
+            })?
+            .map_err(|e| ConnectError::Connect {
+                url: redacted.clone(),
+                reason: scrub(e, &url),
+            })?;
         let _ = probe.close().await;
         let on_connect = dialect.on_connect;
         let pool_options = |max_connections: u32| {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::rows::{ClientConfig, ClientWithConnectionRow, app_type_str};
+use super::writer::Stmt;
 use super::{ClientLookup, SqlStore, backend, corrupt, normalize_origin};
 use crate::domain::store::{StoreError, TenantStore};
 use crate::domain::tenant::{Client, ClientGrant, TenantConfig, TenantSettings};
@@ -165,12 +166,17 @@ async fn upsert_client(tx: &mut Tx<'_>, c: &Client) -> Result<(), StoreError> {
 
 #[async_trait]
 impl TenantStore for SqlStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+    async fn check_writable(&self, now: i64) -> Result<(), StoreError> {
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+                     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                )
+                .int(now),
+            ])
             .await
             .map(|_| ())
-            .map_err(backend)
     }
 
     async fn bootstrap(&self, tenant: &TenantConfig) -> Result<bool, StoreError> {

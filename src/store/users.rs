@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::rows::{USER_COLUMNS, UserRow};
 use super::writer::Stmt;
 use super::{SqlStore, backend, corrupt};
-use crate::domain::store::{AttemptKey, StoreError, UserStore};
+use crate::domain::store::{AttemptKey, RecordedLogin, StoreError, UserStore};
 use crate::domain::user::{NewUser, User};
 
 #[async_trait]
@@ -62,21 +62,31 @@ impl UserStore for SqlStore {
         self.users.user_by_id(id).await
     }
 
-    async fn count_login_attempt(&self, key: &AttemptKey, now: i64) -> Result<i64, StoreError> {
-        // One statement: the increment and the read cannot be split by a concurrent attempt.
+    async fn reserve_login_attempt(
+        &self,
+        key: &AttemptKey,
+        now: i64,
+        stale_before: i64,
+        max: i64,
+    ) -> Result<i64, StoreError> {
+        // One statement: the reservation and the read cannot be split by a concurrent one.
         let counts = self
             .writes
             .run(vec![
                 Stmt::new(
-                    "INSERT INTO login_attempts (connection, identifier, ip, attempts, updated_at) \
-                     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (connection, identifier, ip) DO UPDATE \
-                     SET attempts = login_attempts.attempts + 1, updated_at = excluded.updated_at \
-                     RETURNING attempts",
+                    "INSERT INTO login_attempts (connection, identifier, ip, attempts, pending, \
+                     updated_at) VALUES ($1, $2, $3, 0, 1, $4) \
+                     ON CONFLICT (connection, identifier, ip) DO UPDATE SET pending = CASE \
+                     WHEN login_attempts.updated_at < $5 THEN 1 \
+                     ELSE login_attempts.pending + 1 END, updated_at = excluded.updated_at \
+                     RETURNING CASE WHEN attempts >= $6 THEN -1 ELSE attempts + pending END",
                 )
                 .text(key.connection.clone())
                 .text(key.identifier.clone())
                 .text(key.ip.clone())
                 .int(now)
+                .int(stale_before)
+                .int(max)
                 .returning(),
             ])
             .await?;
@@ -86,32 +96,98 @@ impl UserStore for SqlStore {
             .ok_or_else(|| super::stopped("no attempt count returned"))
     }
 
-    async fn record_login(
-        &self,
-        user_id: &str,
-        ip: &str,
-        now: i64,
-        attempts: &AttemptKey,
-    ) -> Result<(), StoreError> {
+    async fn release_login_attempt(&self, key: &AttemptKey) -> Result<(), StoreError> {
         self.writes
             .run(vec![
                 Stmt::new(
-                    "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
-                     last_ip = $3 WHERE id = $1",
+                    "UPDATE login_attempts SET pending = CASE WHEN pending > 0 THEN pending - 1 \
+                     ELSE 0 END WHERE connection = $1 AND identifier = $2 AND ip = $3",
                 )
-                .text(user_id.to_owned())
-                .int(now)
-                .text(ip.to_owned()),
-                Stmt::new(
-                    "DELETE FROM login_attempts \
-                     WHERE connection = $1 AND identifier = $2 AND ip = $3",
-                )
-                .text(attempts.connection.clone())
-                .text(attempts.identifier.clone())
-                .text(attempts.ip.clone()),
+                .text(key.connection.clone())
+                .text(key.identifier.clone())
+                .text(key.ip.clone()),
             ])
             .await
             .map(|_| ())
+    }
+
+    async fn record_login_failure(&self, key: &AttemptKey, now: i64) -> Result<(), StoreError> {
+        // An upsert: a success elsewhere may have deleted the row meanwhile.
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO login_attempts (connection, identifier, ip, attempts, pending, \
+                     updated_at) VALUES ($1, $2, $3, 1, 0, $4) \
+                     ON CONFLICT (connection, identifier, ip) DO UPDATE SET \
+                     attempts = login_attempts.attempts + 1, pending = CASE \
+                     WHEN login_attempts.pending > 0 THEN login_attempts.pending - 1 ELSE 0 END, \
+                     updated_at = excluded.updated_at",
+                )
+                .text(key.connection.clone())
+                .text(key.identifier.clone())
+                .text(key.ip.clone())
+                .int(now),
+            ])
+            .await
+            .map(|_| ())
+    }
+
+    async fn record_login(
+        &self,
+        login: &RecordedLogin<'_>,
+        attempts: &AttemptKey,
+    ) -> Result<(), StoreError> {
+        let mut stmts = vec![
+            Stmt::new(
+                "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
+                 last_ip = $3 WHERE id = $1",
+            )
+            .text(login.user_id.to_owned())
+            .int(login.now)
+            .text(login.ip.to_owned()),
+            Stmt::new(
+                "DELETE FROM login_attempts \
+                 WHERE connection = $1 AND identifier = $2 AND ip = $3",
+            )
+            .text(attempts.connection.clone())
+            .text(attempts.identifier.clone())
+            .text(attempts.ip.clone()),
+        ];
+        if let Some((old, new)) = login.rehash {
+            // The history trigger appends the new hash; the old one, of the same password,
+            // goes, so the history still holds one entry per password. Guarded by the old
+            // value: a password changed meanwhile is not overwritten.
+            stmts.push(
+                Stmt::new(
+                    "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3",
+                )
+                .text(login.user_id.to_owned())
+                .text(new.to_owned())
+                .text(old.to_owned()),
+            );
+            stmts.push(
+                Stmt::new(
+                    "DELETE FROM password_history WHERE user_id = $1 AND password_hash = $2 \
+                     AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND password_hash = $3)",
+                )
+                .text(login.user_id.to_owned())
+                .text(old.to_owned())
+                .text(new.to_owned()),
+            );
+        }
+        self.writes.run(stmts).await.map(|_| ())
+    }
+
+    async fn password_hash_classes(&self) -> Result<Vec<String>, StoreError> {
+        // A PHC string of ours ends with `$<salt: 22>$<output: 43>`; what precedes is its
+        // algorithm, version and parameters.
+        sqlx::query_scalar(
+            "SELECT DISTINCT substr(password_hash, 1, length(password_hash) - 67) FROM users \
+             WHERE length(password_hash) > 67",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
     }
 
     async fn purge_attempts(&self, idle_before: i64, keep_from: i64) -> Result<u64, StoreError> {

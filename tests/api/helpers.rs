@@ -23,7 +23,10 @@ pub const TENANT: &str = r#"
 tenant:
   friendly_name: Test
   default_directory: Username-Password-Authentication
-  audiences: ["https://api.example.com/"]
+  audiences:
+    - https://api.example.com/
+    - identifier: https://billing.example.com/
+      scopes: [read:invoices, write:invoices]
 clients:
   - name: App
     client_id: app-client
@@ -92,6 +95,9 @@ pub struct TestApp {
     pub services: Services,
     /// The app's clock: it moves only when a test advances it.
     pub clock: Arc<TestClock>,
+    /// The app's router, for driving requests in-process (the fuzz harness).
+    #[allow(dead_code)]
+    pub router: axum::Router,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -210,6 +216,7 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
     let store = app.sql_store();
     let hasher = app.hasher();
     let services = app.services();
+    let router = app.router();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run(async {
         let _ = rx.await;
@@ -225,6 +232,7 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
         hasher,
         services,
         clock,
+        router,
         _dir: dir,
         stop: Some(tx),
         server: Some(server),

@@ -75,6 +75,36 @@ async fn keys_survive_restarts_and_rotation_keeps_the_previous(backend: Backend)
     assert_eq!(active.iter().filter(|k| k.retired_at.is_none()).count(), 1);
 }
 
+async fn another_instance_accepts_a_freshly_rotated_key_at_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(backend, &dir).await;
+    // Instances behind one public URL share the issuer.
+    let shared = || Options {
+        extra_args: vec!["--issuer".into(), "https://id.example.test/".into()],
+        ..Options::default()
+    };
+    let a = spawn_on(&url, dir, shared()).await;
+    a.signed_up("rotation@example.com").await;
+    // A signs and verifies with the first key, so it holds that key set.
+    let before = a.login("rotation@example.com", "openid").await;
+    let (status, _) = parts(a.userinfo(before["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(status, 200);
+    rotate_keys(&url, None).await;
+    // A new instance signs with the new key; A has not re-read its keys yet, and must do so
+    // when it meets the unknown kid rather than refuse the token.
+    let b = spawn_on(&url, tempfile::tempdir().unwrap(), shared()).await;
+    let after = b.login("rotation@example.com", "openid").await;
+    let token = after["access_token"].as_str().unwrap();
+    let (status, body) = parts(a.userinfo(token).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["sub"].as_str().map(|s| s.starts_with("auth0|")),
+        Some(true)
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
 async fn private_keys_are_encrypted_at_rest_with_a_configured_key(backend: Backend) {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
@@ -132,6 +162,7 @@ async fn private_keys_are_encrypted_at_rest_with_a_configured_key(backend: Backe
 }
 
 crate::both_stores!(
+    another_instance_accepts_a_freshly_rotated_key_at_once,
     jwks_publishes_one_rs256_key_to_any_origin,
     keys_survive_restarts_and_rotation_keeps_the_previous,
     private_keys_are_encrypted_at_rest_with_a_configured_key,

@@ -311,7 +311,8 @@ async fn slow_requests_time_out_with_a_json_503(backend: Backend) {
         (s, b),
         (
             503,
-            json!({"error": "temporarily_unavailable", "error_description": "The request took too long"})
+            json!({"name": "ServiceUnavailableError", "code": "temporarily_unavailable",
+                "description": "The request took too long", "statusCode": 503})
         )
     );
 }

@@ -1,0 +1,499 @@
+//! The fuzz harness: generated and mutated requests for every endpoint, driven through the real
+//! router in-process (the application built as `main` builds it), on SQLite and PostgreSQL.
+//! Invariants checked on every case:
+//! - no panic, and no 5xx (nothing generated here may fail the server);
+//! - the family's envelope on every error: dbconnections `{name, code, description,
+//!   statusCode}`, everything else `{error, error_description}`, both JSON;
+//! - nothing stored by a refused signup (users stored = signups answered 200);
+//! - no password or client secret from a request in any answer, and none of them nor any JWT
+//!   in any log line.
+//!
+//! CI runs `LATCHKEY_FUZZ_CASES` cases per endpoint and store (default 300); for millions:
+//! `LATCHKEY_FUZZ_CASES=1000000 cargo test --release --test fuzz` (each test prints its count).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request};
+use helpers::{Backend, CLIENT, CONN};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Map, Value, json};
+use tower::ServiceExt as _;
+
+/// Every password the generators send carries this, so that an echo is easy to find.
+const PASSWORD_MARK: &str = "PwMark";
+const SECRETS: [&str; 2] = ["app-secret", "limited-secret"];
+
+fn cases() -> u32 {
+    std::env::var("LATCHKEY_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+/// Log lines of the whole process, for the no-secret check.
+fn log() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    })
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---- generators ----
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[a-zA-Z0-9@._+-]{0,24}",
+        2 => ".{0,16}",
+        1 => "[\\x00-\\x1f\\x7f]{1,4}",
+        1 => Just("x".repeat(3000)),
+        1 => "\\PC{0,8}",
+    ]
+}
+
+fn password() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9!]{0,12}".prop_map(|s| format!("{PASSWORD_MARK}{s}")),
+        Just(format!("{PASSWORD_MARK}Passw0rd!")),
+    ]
+}
+
+/// Any JSON value, shallow.
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        text().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// What a string mutation splices in: the characters and sizes that break parsers and stores.
+fn nasty() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("\u{0}".to_owned()),
+        "[\x01-\x1f\x7f]{1,3}",
+        Just("x".repeat(2100)),
+        Just("\u{301}\u{200b}\u{feff}".to_owned()),
+        Just("'\"\\%00%;--".to_owned()),
+        "\\PC{1,4}",
+    ]
+}
+
+/// A mutation of a valid body: fields dropped, replaced by any value, their strings spliced
+/// with something nasty, or fields added.
+fn mutated(valid: Map<String, Value>) -> impl Strategy<Value = Map<String, Value>> {
+    let keys: Vec<String> = valid.keys().cloned().collect();
+    let n = keys.len();
+    (
+        prop::collection::vec((0..n.max(1), 0u8..5, value(), nasty(), any::<prop::sample::Index>()), 0..3),
+        prop::collection::vec(("[a-z_]{1,12}", value()), 0..2),
+        password(),
+    )
+        .prop_map(move |(edits, extra, pw)| {
+            let mut body = valid.clone();
+            if let Some(p) = body.get_mut("password") {
+                *p = json!(pw);
+            }
+            for (i, how, v, splice, at) in edits {
+                let Some(k) = keys.get(i) else { continue };
+                match how {
+                    0 => {
+                        body.remove(k);
+                    }
+                    1 => {
+                        body.insert(k.clone(), v);
+                    }
+                    2 | 3 => {
+                        if let Some(Value::String(s)) = body.get_mut(k) {
+                            let chars: Vec<char> = s.chars().collect();
+                            let pos = at.index(chars.len() + 1);
+                            let mut out: String = chars[..pos].iter().collect();
+                            out.push_str(&splice);
+                            out.extend(&chars[pos..]);
+                            *s = out;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (k, v) in extra {
+                body.insert(k, v);
+            }
+            body
+        })
+}
+
+#[derive(Debug, Clone)]
+enum Encoding {
+    Json,
+    Form,
+    /// Bytes that may not parse, under a JSON content type.
+    Garbage(Vec<u8>),
+    /// Another or no content type.
+    Other(Option<String>),
+}
+
+fn encoding() -> impl Strategy<Value = Encoding> {
+    prop_oneof![
+        6 => Just(Encoding::Json),
+        3 => Just(Encoding::Form),
+        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Encoding::Garbage),
+        1 => prop::option::of("[a-z]{1,8}/[a-z+-]{1,12}(; charset=[a-z0-9-]{1,8})?")
+            .prop_map(Encoding::Other),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Headers {
+    authorization: Option<String>,
+    origin: Option<String>,
+    forwarded_for: Option<String>,
+}
+
+fn headers() -> impl Strategy<Value = Headers> {
+    let auth = prop_oneof![
+        6 => Just(None),
+        1 => "[A-Za-z0-9+/=]{0,40}".prop_map(|s| Some(format!("Basic {s}"))),
+        1 => "[A-Za-z0-9._-]{0,60}".prop_map(|s| Some(format!("Bearer {s}"))),
+        1 => text().prop_map(Some),
+    ];
+    let origin = prop_oneof![
+        6 => Just(None),
+        2 => Just(Some("http://allowed.example".to_owned())),
+        1 => Just(Some("http://other.example".to_owned())),
+        1 => "https?://[a-z.]{1,12}(:[0-9]{1,5})?".prop_map(Some),
+    ];
+    let fwd = prop_oneof![
+        Just(None),
+        Just(Some("203.0.113.7".to_owned())),
+        text().prop_map(Some),
+    ];
+    (auth, origin, fwd).prop_map(|(authorization, origin, forwarded_for)| Headers {
+        authorization,
+        origin,
+        forwarded_for,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    method: Method,
+    path: String,
+    query: Option<String>,
+    body: Map<String, Value>,
+    encoding: Encoding,
+    headers: Headers,
+}
+
+fn method(usual: Method) -> impl Strategy<Value = Method> {
+    prop_oneof![
+        8 => Just(usual),
+        1 => Just(Method::GET),
+        1 => Just(Method::PUT),
+        1 => Just(Method::OPTIONS),
+        1 => Just(Method::DELETE),
+    ]
+}
+
+fn case(path: &'static str, usual: Method, valid: Value) -> impl Strategy<Value = Case> {
+    let valid = valid.as_object().cloned().unwrap_or_default();
+    (
+        method(usual),
+        prop::option::of("[a-z_]{1,8}=[a-zA-Z0-9%]{0,12}"),
+        mutated(valid),
+        encoding(),
+        headers(),
+    )
+        .prop_map(move |(method, query, body, encoding, headers)| Case {
+            method,
+            path: path.to_owned(),
+            query,
+            body,
+            encoding,
+            headers,
+        })
+}
+
+fn form(body: &Map<String, Value>) -> String {
+    let mut f = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in body {
+        match v {
+            Value::String(s) => f.append_pair(k, s),
+            other => f.append_pair(k, &other.to_string()),
+        };
+    }
+    f.finish()
+}
+
+fn request(c: &Case) -> Request<Body> {
+    let uri = match &c.query {
+        Some(q) => format!("{}?{q}", c.path),
+        None => c.path.clone(),
+    };
+    let mut b = Request::builder().method(c.method.clone()).uri(uri);
+    let body = match &c.encoding {
+        Encoding::Json => {
+            b = b.header("content-type", "application/json");
+            Body::from(Value::Object(c.body.clone()).to_string())
+        }
+        Encoding::Form => {
+            b = b.header("content-type", "application/x-www-form-urlencoded");
+            Body::from(form(&c.body))
+        }
+        Encoding::Garbage(bytes) => {
+            b = b.header("content-type", "application/json");
+            Body::from(bytes.clone())
+        }
+        Encoding::Other(ct) => {
+            if let Some(ct) = ct {
+                b = b.header("content-type", ct.as_str());
+            }
+            Body::from(Value::Object(c.body.clone()).to_string())
+        }
+    };
+    for (name, value) in [
+        ("authorization", &c.headers.authorization),
+        ("origin", &c.headers.origin),
+        ("auth0-forwarded-for", &c.headers.forwarded_for),
+    ] {
+        if let Some(v) = value
+            && let Ok(v) = axum::http::HeaderValue::from_str(v)
+        {
+            b = b.header(name, v);
+        }
+    }
+    let mut req = b.body(body).unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    req
+}
+
+/// Checks one answer; returns whether it was a 200 to a signup.
+fn check(c: &Case, status: u16, body: &[u8]) -> Result<bool, TestCaseError> {
+    prop_assert!(
+        status < 500,
+        "{status} for {c:?}: {}",
+        String::from_utf8_lossy(body)
+    );
+    let text = String::from_utf8_lossy(body);
+    prop_assert!(!text.contains(PASSWORD_MARK), "password echoed: {text}");
+    for s in SECRETS {
+        prop_assert!(!text.contains(s), "secret echoed: {text}");
+    }
+    if status >= 400 {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|_| TestCaseError::fail(format!("non-JSON {status} body: {text}")))?;
+        if c.path.starts_with("/dbconnections/") && status != 404 && status != 405 {
+            prop_assert!(
+                v["name"].is_string()
+                    && v["code"].is_string()
+                    && v.get("description").is_some()
+                    && v["statusCode"] == json!(status),
+                "not the dbconnections envelope: {text}"
+            );
+        } else {
+            prop_assert!(
+                v["error"].is_string() && v["error_description"].is_string(),
+                "not the OAuth envelope: {text}"
+            );
+        }
+    }
+    Ok(c.path == "/dbconnections/signup" && status == 200)
+}
+
+async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case>) {
+    log();
+    let app = helpers::spawn_with(
+        backend,
+        helpers::Options {
+            extra_args: vec![
+                "--argon2-m-cost".into(),
+                "8".into(),
+                "--hash-queue".into(),
+                "1000".into(),
+            ],
+            ..helpers::Options::default()
+        },
+    )
+    .await;
+    let router = app.router.clone();
+    let before = app.users(CONN).await;
+    let accepted = std::sync::atomic::AtomicI64::new(0);
+    let n = cases();
+    let mut runner = TestRunner::new(Config {
+        cases: n,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let handle = tokio::runtime::Handle::current();
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&strategy, |c| {
+            let response = handle
+                .block_on(router.clone().oneshot(request(&c)))
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = handle
+                .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+                .unwrap();
+            if check(&c, status, &body)? {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{name}: {e}");
+    }
+    // Stored users are exactly the signups answered 200 (on this connection).
+    let stored = app.users(CONN).await - before;
+    let accepted = accepted.into_inner();
+    assert_eq!(
+        stored, accepted,
+        "{name}: users stored against signups answered 200"
+    );
+    let logged = String::from_utf8_lossy(&log().lock().unwrap()).to_string();
+    assert!(
+        !logged.contains(PASSWORD_MARK),
+        "{name}: a password in the log"
+    );
+    for s in SECRETS {
+        assert!(!logged.contains(s), "{name}: a secret in the log");
+    }
+    assert!(!logged.contains("eyJ"), "{name}: a JWT in the log");
+    println!("fuzz {name} ({backend:?}): {n} cases");
+    app.stop().await;
+}
+
+fn signup() -> impl Strategy<Value = Case> {
+    case(
+        "/dbconnections/signup",
+        Method::POST,
+        json!({"client_id": CLIENT, "connection": CONN, "email": "fuzz@example.com",
+            "password": "x", "username": "fuzzer", "given_name": "F", "name": "N",
+            "nickname": "n", "picture": "https://x.org/p.png", "user_metadata": {"plan": "x"}}),
+    )
+    .prop_flat_map(|c| {
+        // Fresh emails, so that valid signups succeed and duplicates are rare.
+        "[a-z]{4,10}".prop_map(move |local| {
+            let mut c = c.clone();
+            if c.body.get("email") == Some(&json!("fuzz@example.com")) {
+                c.body
+                    .insert("email".into(), json!(format!("{local}@example.com")));
+            }
+            c
+        })
+    })
+}
+
+fn token() -> impl Strategy<Value = Case> {
+    let grants = prop_oneof![
+        Just(
+            json!({"grant_type": "password", "client_id": CLIENT, "client_secret": "app-secret",
+            "username": "nobody@example.com", "password": "x", "scope": "openid", "audience": "https://api.example.com/"})
+        ),
+        Just(
+            json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm", "client_id": CLIENT,
+            "client_secret": "app-secret", "realm": CONN, "username": "nobody@example.com", "password": "x"})
+        ),
+        Just(
+            json!({"grant_type": "refresh_token", "client_id": CLIENT, "client_secret": "app-secret",
+            "refresh_token": "abc", "scope": "openid"})
+        ),
+        Just(
+            json!({"grant_type": "client_credentials", "client_id": "limited-client",
+            "client_secret": "limited-secret", "audience": "https://api.example.com/", "scope": "read:things"})
+        ),
+    ];
+    grants.prop_flat_map(|valid| case("/oauth/token", Method::POST, valid))
+}
+
+fn revoke() -> impl Strategy<Value = Case> {
+    case(
+        "/oauth/revoke",
+        Method::POST,
+        json!({"client_id": CLIENT, "client_secret": "app-secret", "token": "abc"}),
+    )
+}
+
+fn userinfo() -> impl Strategy<Value = Case> {
+    case("/userinfo", Method::GET, json!({}))
+}
+
+fn anywhere() -> impl Strategy<Value = Case> {
+    let path = prop_oneof![
+        Just("/.well-known/openid-configuration"),
+        Just("/.well-known/jwks.json"),
+        Just("/healthz"),
+        Just("/readyz"),
+        Just("/authorize"),
+        Just("/api/v2/users"),
+        Just("/dbconnections/change_password"),
+        Just("/nowhere"),
+    ];
+    path.prop_flat_map(|p| case(p, Method::GET, json!({"a": 1})))
+}
+
+macro_rules! fuzz_tests {
+    ($($name:ident => $strategy:expr),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::fuzz(super::Backend::Sqlite, stringify!($name), $strategy).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::fuzz(super::Backend::Postgres, stringify!($name), $strategy).await
+                }
+            )*
+        }
+    };
+}
+
+fuzz_tests!(
+    signup => super::signup(),
+    token => super::token(),
+    revoke => super::revoke(),
+    userinfo => super::userinfo(),
+    other_endpoints => super::anywhere(),
+);

@@ -469,7 +469,7 @@ pub async fn tokens(o: &Opts) {
     }
     if run("cc") {
         // 3. client_credentials vs raw RS256 signatures of the same claims, alternating windows.
-        // The server's signer (see `domain::jws`), so raw and served signatures cost the same.
+        // The server's signer (see `infra::jws`), so raw and served signatures cost the same.
         latchkey::infra::jws::install();
         let key = latchkey::infra::keys::generate(0).unwrap();
         let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());

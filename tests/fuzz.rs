@@ -121,7 +121,16 @@ fn mutated(valid: Map<String, Value>) -> impl Strategy<Value = Map<String, Value
     let keys: Vec<String> = valid.keys().cloned().collect();
     let n = keys.len();
     (
-        prop::collection::vec((0..n.max(1), 0u8..5, value(), nasty(), any::<prop::sample::Index>()), 0..3),
+        prop::collection::vec(
+            (
+                0..n.max(1),
+                0u8..5,
+                value(),
+                nasty(),
+                any::<prop::sample::Index>(),
+            ),
+            0..3,
+        ),
         prop::collection::vec(("[a-z_]{1,12}", value()), 0..2),
         password(),
     )
@@ -341,15 +350,7 @@ async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case
     log();
     let app = helpers::spawn_with(
         backend,
-        helpers::Options {
-            extra_args: vec![
-                "--argon2-m-cost".into(),
-                "8".into(),
-                "--hash-queue".into(),
-                "1000".into(),
-            ],
-            ..helpers::Options::default()
-        },
+        helpers::Options::args(&["--argon2-m-cost", "8", "--hash-queue", "1000"]),
     )
     .await;
     let router = app.router.clone();

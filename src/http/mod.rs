@@ -132,8 +132,14 @@ fn cors(store: Arc<dyn TenantStore>) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// A body announced larger than the limit is refused before any of it is read, in the
-/// family's envelope (otherwise the server would wait for bytes that may never come).
+/// How much of a refused body is still read (and dropped), and for how long, so that a client
+/// still sending it can read the refusal instead of meeting a closed socket.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_FOR: Duration = Duration::from_secs(5);
+
+/// A body announced larger than the limit is refused at once, in the family's envelope,
+/// instead of after the server has waited for bytes that may never come. What the client
+/// keeps sending is read and dropped in the background, within bounds.
 async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
@@ -141,7 +147,13 @@ async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return error::Family::of(req.uri().path()).body_error(body::BodyError::TooLarge);
+        let family = error::Family::of(req.uri().path());
+        let body = req.into_body();
+        tokio::spawn(async move {
+            let drained = axum::body::to_bytes(body, DRAIN_BYTES);
+            let _ = tokio::time::timeout(DRAIN_FOR, drained).await;
+        });
+        return family.body_error(body::BodyError::TooLarge);
     }
     next.run(req).await
 }

@@ -196,14 +196,7 @@ async fn an_oversize_body_announced_up_front_is_refused_at_once(backend: Backend
 
 async fn parallel_correct_logins_are_never_taken_for_guesses(backend: Backend) {
     // A hashing queue deep enough that no login is refused for overload instead.
-    let app = spawn_with(
-        backend,
-        Options {
-            extra_args: vec!["--hash-queue".into(), "100".into()],
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with(backend, Options::args(&["--hash-queue", "100"])).await;
     app.signed_up("busy@example.com").await;
     let body = json!({"grant_type": "password", "client_id": CLIENT, "client_secret": "app-secret",
         "username": "busy@example.com", "password": PASSWORD, "scope": "openid"});
@@ -221,15 +214,7 @@ async fn parallel_correct_logins_are_never_taken_for_guesses(backend: Backend) {
 async fn stalled_headers_are_cut_off_and_connections_are_capped(backend: Backend) {
     let app = spawn_with(
         backend,
-        Options {
-            extra_args: vec![
-                "--header-read-timeout".into(),
-                "1".into(),
-                "--max-connections".into(),
-                "2".into(),
-            ],
-            ..Options::default()
-        },
+        Options::args(&["--header-read-timeout", "1", "--max-connections", "2"]),
     )
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
@@ -262,10 +247,7 @@ async fn stalled_headers_are_cut_off_and_connections_are_capped(backend: Backend
 async fn a_cost_change_rehashes_at_login_and_the_dummy_keeps_the_old_cost(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = crate::helpers::database_url(backend, &dir).await;
-    let costly = || Options {
-        extra_args: vec!["--argon2-m-cost".into(), "512".into()],
-        ..Options::default()
-    };
+    let costly = || Options::args(&["--argon2-m-cost", "512"]);
     let before = crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), costly()).await;
     let id = before.signed_up("old-cost@example.com").await;
     before.stop().await;

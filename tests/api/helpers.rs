@@ -144,6 +144,14 @@ impl Options {
         }
     }
 
+    /// `TENANT` with these extra `serve` flags.
+    pub fn args(args: &[&str]) -> Self {
+        Self {
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            ..Self::default()
+        }
+    }
+
     /// This tenant file instead of `TENANT`.
     pub fn tenant(text: String) -> Self {
         Self {

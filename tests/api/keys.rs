@@ -79,10 +79,7 @@ async fn another_instance_accepts_a_freshly_rotated_key_at_once(backend: Backend
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(backend, &dir).await;
     // Instances behind one public URL share the issuer.
-    let shared = || Options {
-        extra_args: vec!["--issuer".into(), "https://id.example.test/".into()],
-        ..Options::default()
-    };
+    let shared = || Options::args(&["--issuer", "https://id.example.test/"]);
     let a = spawn_on(&url, dir, shared()).await;
     a.signed_up("rotation@example.com").await;
     // A signs and verifies with the first key, so it holds that key set.

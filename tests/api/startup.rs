@@ -147,3 +147,40 @@ crate::both_stores!(
     serves_https_with_a_self_signed_certificate,
     shutdown_lets_in_flight_requests_finish,
 );
+
+/// A SQLite database whose per-connection set-up fails (here: another process holds it
+/// exclusively, as a read-only mount refuses the WAL) stops start-up with SQLite's reason, at
+/// once, not with the pool's "timed out".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_start_up_names_why_the_database_cannot_be_set_up() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    sqlx::any::install_default_drivers();
+    let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::Executor::execute(&mut holder, "CREATE TABLE t (x INTEGER)")
+        .await
+        .unwrap();
+    sqlx::Executor::execute(&mut holder, "BEGIN EXCLUSIVE")
+        .await
+        .unwrap();
+    let args = ServeArgs::parse_from_args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &format!("sqlite://{}", path.display()),
+        "--db-acquire-timeout",
+        "3",
+    ])
+    .unwrap();
+    let err = match Application::build(args.config(), Dependencies::default()).await {
+        Ok(_) => panic!("started on a database it cannot set up"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("locked"), "{err}");
+    assert!(!err.contains("timed out"), "{err}");
+    sqlx::Executor::execute(&mut holder, "ROLLBACK")
+        .await
+        .unwrap();
+}

@@ -716,14 +716,7 @@ fn base64_url(s: &str) -> String {
 
 async fn brute_force_protection_blocks_after_ten_failures(backend: Backend) {
     // A hashing queue deep enough that no guess is refused for overload instead.
-    let app = spawn_with(
-        backend,
-        Options {
-            extra_args: vec!["--hash-queue".into(), "100".into()],
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = spawn_with(backend, Options::args(&["--hash-queue", "100"])).await;
     app.signed_up("victim@example.com").await;
     // 50 wrong guesses at once: only ten may be evaluated, the rest are refused unevaluated.
     let guess = login_body("victim@example.com", "guess");

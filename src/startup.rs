@@ -102,18 +102,11 @@ impl Application {
             Hasher::new(h.params, h.workers, h.queue).context("invalid Argon2 parameters")?;
         // Unknown users must cost what the costliest stored hash costs (hashes made before a
         // cost change keep their cost until their user logs in again and is re-hashed).
-        let costliest = store
-            .password_hash_classes()
-            .await?
-            .iter()
-            .filter_map(|class| crate::infra::hasher::argon2id_params(class))
-            .max_by_key(|p| u64::from(p.m_cost) * u64::from(p.t_cost));
-        if let Some(params) = costliest {
-            hasher
-                .cover(params)
-                .await
-                .context("cannot make the dummy hash")?;
-        }
+        let classes = store.password_hash_classes().await?;
+        hasher
+            .cover_all(classes.iter().map(String::as_str))
+            .await
+            .context("cannot make the dummy hash")?;
 
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;

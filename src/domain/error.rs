@@ -104,6 +104,11 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// A cause that is only a message (a task that stopped, a key that is missing).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("{0}")]
+pub struct Message(pub &'static str);
+
 /// The error and its sources, outermost first, joined by ": " (for the log line).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();

@@ -313,6 +313,22 @@ impl Hasher {
         argon2id_params(phc) != Some(self.params)
     }
 
+    /// Makes the dummy hash cost at least what the costliest Argon2id hash of `phcs` (PHC
+    /// strings, or their prefixes without salt and output) costs; others are ignored.
+    pub async fn cover_all<'a>(
+        &self,
+        phcs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), HashError> {
+        match phcs
+            .into_iter()
+            .filter_map(argon2id_params)
+            .max_by_key(|p| cost(*p))
+        {
+            Some(params) => self.cover(params).await,
+            None => Ok(()),
+        }
+    }
+
     /// Makes the dummy hash cost at least what a hash with `params` costs (stored hashes made
     /// before a cost change verify at their own cost). Computed off the async runtime.
     pub async fn cover(&self, params: HashParams) -> Result<(), HashError> {

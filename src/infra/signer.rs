@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use super::keys::KeyCipher;
-use crate::domain::error::Failure;
+use crate::domain::error::{Failure, Message};
 use crate::domain::keys::published;
 use crate::domain::ports::{Clock, Signer, VerifyError};
 use crate::domain::store::KeyStore;
@@ -57,11 +57,6 @@ pub struct JwtSigner {
 fn signing(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
     Failure::Signing(Arc::new(e))
 }
-
-/// A failure with only a message to say.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Message(&'static str);
 
 impl JwtSigner {
     pub fn new(

@@ -12,7 +12,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection as _, Executor};
 
-use crate::domain::error::Cause;
+use crate::domain::error::{Cause, Message};
 use crate::domain::store::{StoreError, UniqueField};
 use crate::domain::tenant::{Client, ClientGrant, Connection, TenantSettings};
 
@@ -179,13 +179,9 @@ pub(crate) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     StoreError::Corrupt(Arc::new(e))
 }
 
-/// A failure with only a message to say (the writer or reader task has stopped).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Stopped(pub &'static str);
-
+/// A backend failure that is only a message (the writer or reader task has stopped).
 pub(crate) fn stopped(what: &'static str) -> StoreError {
-    StoreError::Backend(Arc::new(Stopped(what)) as Cause)
+    StoreError::Backend(Arc::new(Message(what)) as Cause)
 }
 
 /// Origins are compared without a trailing slash and case-insensitively.

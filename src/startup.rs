@@ -142,6 +142,7 @@ impl Application {
         let state = Arc::new(App {
             services: services.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
+            pages: crate::http::pages::Pages::new(issuer.starts_with("https://")),
         });
         let router = http::router(
             state,
@@ -226,12 +227,13 @@ impl Application {
             loop {
                 every.tick().await;
                 match crate::domain::token::housekeeping(&services).await {
-                    Ok((0, 0)) => {}
-                    Ok((tokens, attempts)) => {
+                    Ok((0, 0, 0)) => {}
+                    Ok((tokens, attempts, sessions)) => {
                         tracing::info!(
                             tokens,
                             attempts,
-                            "purged expired refresh tokens and idle attempt counters"
+                            sessions,
+                            "purged expired refresh tokens, idle attempt counters and ended sessions"
                         );
                     }
                     Err(e) => {

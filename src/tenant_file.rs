@@ -95,6 +95,7 @@ pub fn all_grant_types() -> Vec<String> {
         "refresh_token",
         "client_credentials",
         "authorization_code",
+        "implicit",
     ]
     .map(String::from)
     .to_vec()
@@ -187,6 +188,9 @@ pub fn load(
     let file: File = serde_yaml_ng::from_str(&text)
         .map_err(|e| err(e.location().map(|l| l.line()), e.to_string()))?;
 
+    file.tenant
+        .validate()
+        .map_err(|m| err(line_of(&text, "tenant:"), m))?;
     let mut clients = Vec::new();
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
@@ -220,6 +224,16 @@ pub fn load(
                         "client {:?}: origin {origin:?} is not an http(s) URL",
                         spec.name
                     ),
+                ));
+            }
+        }
+        for url in spec.callbacks.iter().chain(&spec.allowed_logout_urls) {
+            // Native apps' callbacks may use their own schemes; a `*` may stand for one
+            // subdomain label, as in Auth0.
+            if url::Url::parse(&url.replacen("*.", "wildcard.", 1)).is_err() {
+                return Err(err(
+                    line_of(&text, url),
+                    format!("client {:?}: {url:?} is not an absolute URL", spec.name),
                 ));
             }
         }

@@ -313,8 +313,28 @@ fn request(c: &Case) -> Request<Body> {
     req
 }
 
+/// Paths answered with HTML pages (and redirects to listed URLs only).
+fn is_page(path: &str) -> bool {
+    path == "/authorize" || path.starts_with("/u/") || path.ends_with("/logout")
+}
+
+/// Where the test tenant lets redirects go: its clients' callbacks and logout URLs, and the
+/// hosted pages.
+const LISTED: [&str; 5] = [
+    "http://app.example/callback",
+    "https://tenant",
+    "http://web.example/",
+    "http://app.example/",
+    "/u/",
+];
+
 /// Checks one answer; returns whether it was a 200 to a signup.
-fn check(c: &Case, status: u16, body: &[u8]) -> Result<bool, TestCaseError> {
+fn check(
+    c: &Case,
+    status: u16,
+    location: Option<&str>,
+    body: &[u8],
+) -> Result<bool, TestCaseError> {
     prop_assert!(
         status < 500,
         "{status} for {c:?}: {}",
@@ -324,6 +344,22 @@ fn check(c: &Case, status: u16, body: &[u8]) -> Result<bool, TestCaseError> {
     prop_assert!(!text.contains(PASSWORD_MARK), "password echoed: {text}");
     for s in SECRETS {
         prop_assert!(!text.contains(s), "secret echoed: {text}");
+    }
+    if let Some(to) = location {
+        prop_assert!(
+            LISTED.iter().any(|l| to.starts_with(l))
+                || to.starts_with("https://") && to.contains(".tenants.example/cb"),
+            "redirect to an unlisted URL {to} for {c:?}"
+        );
+    }
+    if is_page(&c.path) && status != 404 && status != 405 {
+        if status >= 400 {
+            prop_assert!(
+                text.starts_with("<!doctype html>"),
+                "not an HTML page: {status} {text}"
+            );
+        }
+        return Ok(false);
     }
     if status >= 400 {
         let v: Value = serde_json::from_slice(body)
@@ -369,10 +405,15 @@ async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case
                 .block_on(router.clone().oneshot(request(&c)))
                 .unwrap();
             let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = handle
                 .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
                 .unwrap();
-            if check(&c, status, &body)? {
+            if check(&c, status, location.as_deref(), &body)? {
                 accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Ok(())
@@ -456,6 +497,37 @@ fn userinfo() -> impl Strategy<Value = Case> {
     case("/userinfo", Method::GET, json!({}))
 }
 
+/// `/authorize` with mutated parameters in the query string.
+fn authorize() -> impl Strategy<Value = Case> {
+    let valid = json!({
+        "client_id": "spa-client", "response_type": "code", "redirect_uri": "http://app.example/callback",
+        "scope": "openid profile", "state": "st", "nonce": "n",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWWvrWnzCzPGg", "code_challenge_method": "S256",
+        "response_mode": "query", "prompt": "none", "max_age": "60", "screen_hint": "signup",
+        "connection": CONN, "login_hint": "a@example.com", "audience": "https://api.example.com/",
+    });
+    (case("/authorize", Method::GET, valid)).prop_map(|mut c| {
+        c.query = Some(form(&c.body));
+        c.body = Map::new();
+        c
+    })
+}
+
+/// The hosted pages' forms (no valid CSRF token or transaction: refusals, in HTML).
+fn pages() -> impl Strategy<Value = Case> {
+    let path = prop_oneof![
+        Just("/u/login"),
+        Just("/u/signup"),
+        Just("/v2/logout"),
+        Just("/oidc/logout")
+    ];
+    path.prop_flat_map(|p| {
+        case(p, Method::POST, json!({"state": "abc", "_csrf": "x", "username": "a@example.com",
+            "password": PASSWORD_MARK, "email": "a@example.com", "returnTo": "https://evil.example/",
+            "post_logout_redirect_uri": "http://app.example/", "client_id": "spa-client"}))
+    })
+}
+
 fn anywhere() -> impl Strategy<Value = Case> {
     let path = prop_oneof![
         Just("/.well-known/openid-configuration"),
@@ -496,5 +568,7 @@ fuzz_tests!(
     token => super::token(),
     revoke => super::revoke(),
     userinfo => super::userinfo(),
+    authorize => super::authorize(),
+    pages => super::pages(),
     other_endpoints => super::anywhere(),
 );

@@ -29,6 +29,8 @@ pub enum Rule {
     /// Holds a control character (U+0000–U+001F, U+007F; text values may hold tab, line feed
     /// and carriage return).
     ControlCharacters,
+    /// Given more than once (RFC 6749 §3.1).
+    Repeated,
 }
 
 /// Whether `s` holds a control character no identifier or name may hold.

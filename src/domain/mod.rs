@@ -1,8 +1,10 @@
-//! Domain rules: the tenant model, password policy, signup, logins and token grants, userinfo.
+//! Domain rules: the tenant model, password policy, signup, logins and token grants, the hosted
+//! login (authorize, sessions, codes, logout), userinfo.
 //! Takes typed inputs from the HTTP edge and reaches storage, hashing, signing and the time only
 //! through the traits of `store` and `ports`; never imports axum, sqlx, tower or hyper (CI
 //! checks this).
 
+pub mod authorize;
 pub mod claims;
 pub mod error;
 pub mod keys;

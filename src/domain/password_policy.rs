@@ -156,6 +156,14 @@ fn identical_chars(units: &[u16]) -> RuleResult {
     }
 }
 
+/// One rule of a password policy as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChecklistRule {
+    pub text: String,
+    pub verified: bool,
+    pub items: Vec<(String, bool)>,
+}
+
 /// A failed strength check: the `description` object and the `policy` text of the error body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StrengthFailure {
@@ -202,6 +210,36 @@ impl Policy {
             description: json!({"rules": json_rules, "verified": false}),
             policy,
         })
+    }
+
+    /// The rules as the hosted pages list them: each rule's text, whether `password` meets it,
+    /// and its items (character classes) with the same.
+    pub fn checklist(&self, password: &str) -> Vec<ChecklistRule> {
+        self.rules(password)
+            .into_iter()
+            .map(|r| {
+                let strip = |t: &str| t.trim_start().trim_start_matches("* ").to_owned();
+                let verified_items = r.json.get("items").and_then(Value::as_array);
+                ChecklistRule {
+                    text: r.text.first().map(|t| strip(t)).unwrap_or_default(),
+                    verified: r.verified,
+                    items: r
+                        .text
+                        .iter()
+                        .skip(1)
+                        .enumerate()
+                        .map(|(i, t)| {
+                            let ok = verified_items
+                                .and_then(|v| v.get(i))
+                                .and_then(|v| v.get("verified"))
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false);
+                            (strip(t), ok)
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
     }
 
     /// The policy text alone (for hosted pages and docs).

@@ -1,5 +1,6 @@
-//! The storage contract the domain relies on, one trait per area (tenant, users, tokens, keys);
-//! `crate::store` implements all four over SQLite and PostgreSQL.
+//! The storage contract the domain relies on, one trait per area (tenant, users, tokens, keys,
+//! sessions, authorization codes); `crate::store` implements them all over SQLite and
+//! PostgreSQL.
 
 use std::sync::Arc;
 
@@ -114,6 +115,12 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;
+
+    /// Every connection, by name (the hosted pages pick a client's default among them).
+    async fn connections(&self) -> Result<Vec<Arc<Connection>>, StoreError>;
+
+    /// Whether any client lists `url` in `allowed_logout_urls` (a logout naming no client).
+    async fn logout_url_known(&self, url: &str) -> Result<bool, StoreError>;
 }
 
 /// Users, their password history and brute-force counters.
@@ -199,6 +206,101 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn purge_refresh_tokens(&self, now: i64) -> Result<u64, StoreError>;
 }
 
+/// A login session, as the `auth0` cookie names it (by the hash of its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    /// The public id (the id_token's `sid`).
+    pub sid: String,
+    pub user_id: String,
+    /// When the user last authenticated with a password in this session (ms).
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// A stored authorization code (the hash of it) and everything it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_hash: String,
+    pub redirect_uri: String,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub sid: String,
+    /// The refresh-token family the exchange starts (if it issues one), reserved at creation so
+    /// that a replay can revoke it.
+    pub family_id: String,
+    pub expires_at: i64,
+}
+
+/// What presenting a code found.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// First use, within its lifetime: now marked used.
+    First(Box<(AuthorizationCode, User)>),
+    /// Already exchanged once.
+    Replayed(Box<AuthorizationCode>),
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// Sessions and login transactions (a validated `/authorize` request waiting at a page).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores `session`, deleting the session `replaces` (the browser's previous one) in the
+    /// same transaction: each login gets a new id.
+    async fn create_session(
+        &self,
+        session: &Session,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// A session with its user.
+    async fn session(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
+
+    /// Records activity (idle expiry counts from it).
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError>;
+
+    async fn end_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    async fn insert_transaction(
+        &self,
+        id_hash: &str,
+        request: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// A transaction's stored request, if it exists and has not expired by `now`.
+    async fn transaction(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
+
+    async fn end_transaction(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    /// Deletes sessions created before `created_before` or idle since before `idle_before`,
+    /// transactions and codes expired by `now`; returns how many rows went.
+    async fn purge_sessions(
+        &self,
+        created_before: i64,
+        idle_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeStore: Send + Sync + 'static {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+
+    /// Marks the code used, atomically: of concurrent exchanges, one gets `First`.
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError>;
+}
+
 /// Signing keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -214,6 +316,9 @@ pub trait KeyStore: Send + Sync + 'static {
 }
 
 /// The whole store, as the application holds it (`Arc<dyn Store>` upcasts to each area).
-pub trait Store: TenantStore + UserStore + TokenStore + KeyStore {}
+pub trait Store:
+    TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore
+{
+}
 
-impl<T: TenantStore + UserStore + TokenStore + KeyStore> Store for T {}
+impl<T: TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore> Store for T {}

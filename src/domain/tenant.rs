@@ -32,9 +32,84 @@ pub struct TenantSettings {
     /// (`<issuer>api/v2/`) and `default_audience`, with the scopes each defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<Api>,
+    /// The hosted pages' logo (an absolute https URL, or http on localhost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    /// The hosted pages' accent colour, `#rgb` or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// The hosted pages' background colour, `#rgb` or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_background: Option<String>,
+    /// Hours a login session lasts at most (Auth0's `session_lifetime`; default 7 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_lifetime: Option<f64>,
+    /// Hours a session lasts without use (Auth0's `idle_session_lifetime`; default 3 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_session_lifetime: Option<f64>,
+}
+
+/// Auth0's default absolute session lifetime, in hours.
+pub const DEFAULT_SESSION_HOURS: f64 = 168.0;
+/// Auth0's default idle session lifetime, in hours.
+pub const DEFAULT_IDLE_SESSION_HOURS: f64 = 72.0;
+
+fn hours_ms(h: f64) -> i64 {
+    (h * 3_600_000.0) as i64
+}
+
+/// Whether `c` is a CSS hex colour (`#rgb` or `#rrggbb`), the only form pages accept.
+pub fn valid_color(c: &str) -> bool {
+    c.strip_prefix('#')
+        .is_some_and(|h| (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 impl TenantSettings {
+    /// The absolute session lifetime in milliseconds.
+    pub fn session_lifetime_ms(&self) -> i64 {
+        hours_ms(self.session_lifetime.unwrap_or(DEFAULT_SESSION_HOURS))
+    }
+
+    /// The idle session lifetime in milliseconds.
+    pub fn idle_session_lifetime_ms(&self) -> i64 {
+        hours_ms(
+            self.idle_session_lifetime
+                .unwrap_or(DEFAULT_IDLE_SESSION_HOURS),
+        )
+    }
+
+    /// Checks branding and lifetimes; used when a tenant file is loaded.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("primary_color", &self.primary_color),
+            ("page_background", &self.page_background),
+        ] {
+            if let Some(c) = value
+                && !valid_color(c)
+            {
+                return Err(format!("tenant.{name} must be #rgb or #rrggbb, got {c:?}"));
+            }
+        }
+        if let Some(u) = &self.logo_url
+            && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+        {
+            return Err(format!(
+                "tenant.logo_url must be an absolute http(s) URL, got {u:?}"
+            ));
+        }
+        for (name, value) in [
+            ("session_lifetime", self.session_lifetime),
+            ("idle_session_lifetime", self.idle_session_lifetime),
+        ] {
+            if let Some(h) = value
+                && !(h > 0.0 && h <= 8760.0)
+            {
+                return Err(format!("tenant.{name} must be 0 < hours <= 8760, got {h}"));
+            }
+        }
+        Ok(())
+    }
+
     /// The scopes the API `audience` defines, if it is one of the tenant's (`default_audience`
     /// without an entry in `audiences` defines none).
     pub fn api_scopes(&self, audience: &str) -> Option<&[String]> {

@@ -1,7 +1,7 @@
 //! `POST /oauth/token` and `POST /oauth/revoke` rules, on requests the edge has parsed: client
-//! authentication, the password, password-realm, refresh_token and client_credentials grants
-//! (client grants decide what a machine token may carry), brute-force protection, issuing
-//! tokens, and the periodic purge of what expired.
+//! authentication, the password, password-realm, refresh_token, client_credentials (client
+//! grants decide what a machine token may carry) and authorization_code grants, brute-force
+//! protection, issuing tokens, and the periodic purge of what expired.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use super::claims::{
 };
 use super::error::{Failure, Invalid};
 use super::signup::{ConnectionError, usable_connection};
-use super::store::{AttemptKey, RecordedLogin, RefreshToken, StoreError};
+use super::store::{AttemptKey, RecordedLogin, Redeemed, RefreshToken, StoreError};
 use super::tenant::{Client, MANAGEMENT_AUDIENCE, OIDC_SCOPES, TenantSettings};
 use super::user::{Password, User};
 
@@ -25,13 +25,18 @@ pub const GRANT_PASSWORD: &str = "password";
 pub const GRANT_PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+/// Not a grant of `/oauth/token`: a client's permission to get tokens straight from
+/// `/authorize` (`response_type` with `token` or `id_token`).
+pub const GRANT_IMPLICIT: &str = "implicit";
 
-/// The grants `/oauth/token` serves (and discovery advertises).
-pub const GRANTS: [&str; 4] = [
+/// The grants `/oauth/token` serves.
+pub const GRANTS: [&str; 5] = [
     GRANT_PASSWORD,
     GRANT_PASSWORD_REALM,
     GRANT_REFRESH_TOKEN,
     GRANT_CLIENT_CREDENTIALS,
+    GRANT_AUTHORIZATION_CODE,
 ];
 
 /// Consecutive failed logins per (connection, identifier, IP) before that pair is blocked.
@@ -93,6 +98,11 @@ pub enum TokenError {
     AccessDenied(String),
     #[error("scope not granted: {0}")]
     InvalidScope(String),
+    /// Unknown, expired, replayed, or bound to another client or redirect_uri.
+    #[error("invalid authorization code")]
+    InvalidCode,
+    #[error("code verifier does not match the challenge")]
+    CodeVerifier,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -147,7 +157,14 @@ pub struct MachineParams {
     pub scope: Option<String>,
 }
 
-/// One `/oauth/token` request, by grant (room for `AuthorizationCode` with the hosted login).
+#[derive(Debug)]
+pub struct CodeParams {
+    pub code: String,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+}
+
+/// One `/oauth/token` request, by grant.
 #[derive(Debug)]
 pub enum TokenRequest {
     /// `password`: the tenant's default directory.
@@ -159,6 +176,7 @@ pub enum TokenRequest {
     },
     RefreshToken(Params<RefreshParams>),
     ClientCredentials(Params<MachineParams>),
+    AuthorizationCode(Params<CodeParams>),
 }
 
 impl TokenRequest {
@@ -168,6 +186,7 @@ impl TokenRequest {
             TokenRequest::PasswordRealm { .. } => GRANT_PASSWORD_REALM,
             TokenRequest::RefreshToken { .. } => GRANT_REFRESH_TOKEN,
             TokenRequest::ClientCredentials { .. } => GRANT_CLIENT_CREDENTIALS,
+            TokenRequest::AuthorizationCode(_) => GRANT_AUTHORIZATION_CODE,
         }
     }
 }
@@ -186,16 +205,26 @@ pub struct TokenResponse {
     pub token_type: &'static str,
 }
 
-/// Deletes expired refresh tokens and idle attempt counters; run periodically by every
-/// instance (the deletes are idempotent). Returns how many of each went.
-pub async fn housekeeping(ctx: &Services) -> Result<(u64, u64), Failure> {
+/// Deletes expired refresh tokens, idle attempt counters, and ended sessions with expired
+/// login transactions and codes; run periodically by every instance (the deletes are
+/// idempotent). Returns how many of each went.
+pub async fn housekeeping(ctx: &Services) -> Result<(u64, u64, u64), Failure> {
     let now = ctx.clock.now_millis();
     let tokens = ctx.store.purge_refresh_tokens(now).await?;
     let attempts = ctx
         .store
         .purge_attempts(now - ATTEMPTS_IDLE_MS, MAX_FAILED_LOGINS)
         .await?;
-    Ok((tokens, attempts))
+    let settings = ctx.store.tenant_settings().await?;
+    let sessions = ctx
+        .store
+        .purge_sessions(
+            now - settings.session_lifetime_ms(),
+            now - settings.idle_session_lifetime_ms(),
+            now,
+        )
+        .await?;
+    Ok((tokens, attempts, sessions))
 }
 
 /// A confidential client must present its secret; public clients have none to present.
@@ -226,14 +255,14 @@ fn end_user_ip(client: &Client, caller: &Caller) -> String {
 }
 
 /// Which audiences latchkey issues access tokens for.
-fn known_audience(ctx: &Services, settings: &TenantSettings, audience: &str) -> bool {
+pub(super) fn known_audience(ctx: &Services, settings: &TenantSettings, audience: &str) -> bool {
     audience == ctx.management_audience() || settings.api_scopes(audience).is_some()
 }
 
 /// The scopes a user's token may carry: OpenID Connect's, and those its API defines. Others
 /// asked for are dropped, as Auth0 drops scopes an API does not define. The Management API's
 /// scopes are administrators' and go to machine tokens only, through client grants.
-fn user_scopes(
+pub(super) fn user_scopes(
     ctx: &Services,
     settings: &TenantSettings,
     audience: Option<&str>,
@@ -309,7 +338,85 @@ pub async fn token(
             let p = params?;
             client_credentials_grant(ctx, &client, &settings, p.audience, p.scope.as_deref()).await
         }
+        TokenRequest::AuthorizationCode(params) => {
+            let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
+            allow(&client, grant)?;
+            code_grant(ctx, &client, params?).await
+        }
     }
+}
+
+/// `authorization_code`: a code from `/authorize`, once, by the client it was issued to, with
+/// the same redirect_uri and the verifier of its PKCE challenge. A second use revokes the
+/// refresh tokens the first one issued (RFC 6749 §4.1.2).
+async fn code_grant(
+    ctx: &Services,
+    client: &Client,
+    p: CodeParams,
+) -> Result<TokenResponse, TokenError> {
+    let now = ctx.clock.now_millis();
+    let (code, user) = match ctx.store.redeem_code(&token_hash(&p.code), now).await? {
+        Redeemed::First(found) => *found,
+        Redeemed::Replayed(code) => {
+            tracing::warn!(client_id = %code.client_id, user_id = %code.user_id, "authorization code replayed; revoking what it issued");
+            ctx.store.revoke_refresh_family(&code.family_id).await?;
+            return Err(TokenError::InvalidCode);
+        }
+        Redeemed::Invalid => return Err(TokenError::InvalidCode),
+    };
+    if code.client_id != client.client_id
+        || p.redirect_uri
+            .as_deref()
+            .is_some_and(|r| r != code.redirect_uri)
+    {
+        return Err(TokenError::InvalidCode);
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let verifier = p.code_verifier.as_deref().ok_or(TokenError::CodeVerifier)?;
+        if !bool::from(
+            pkce_challenge(verifier)
+                .as_bytes()
+                .ct_eq(challenge.as_bytes()),
+        ) {
+            return Err(TokenError::CodeVerifier);
+        }
+    } else if client.secret_hash.is_none() {
+        // A public client's code without PKCE cannot be issued; refuse it all the same.
+        return Err(TokenError::CodeVerifier);
+    }
+    // A session ended since (logout, a blocked user) takes its codes with it.
+    if ctx.store.session(&code.session_hash).await?.is_none() {
+        return Err(TokenError::InvalidCode);
+    }
+    if user.blocked {
+        return Err(TokenError::UserBlocked);
+    }
+    let scopes = parse_scope(&code.scope);
+    issue(
+        ctx,
+        Issue {
+            client,
+            user: &user,
+            scopes: &scopes,
+            audience: code.audience.clone(),
+            nonce: code.nonce.as_deref(),
+            refresh: Refresh::NewFamily(Some(code.family_id.clone())),
+            session: Some(SessionAuth {
+                auth_time: code.auth_time / 1000,
+                sid: code.sid.clone(),
+            }),
+            gty: None,
+        },
+    )
+    .await
+}
+
+/// PKCE S256: base64url(SHA-256(verifier)), no padding.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 fn allow(client: &Client, grant: &'static str) -> Result<(), TokenError> {
@@ -384,7 +491,9 @@ async fn password_grant(
             scopes: &scopes,
             audience,
             nonce: login.nonce.as_deref(),
-            refresh: Refresh::NewFamily,
+            refresh: Refresh::NewFamily(None),
+            session: None,
+            gty: Some("password"),
         },
     )
     .await
@@ -504,21 +613,32 @@ async fn reserve_evaluation(ctx: &Services, attempts: &AttemptKey) -> Result<(),
 }
 
 /// What to do about a refresh token when issuing.
-enum Refresh {
-    /// A login: start a new family if `offline_access` was asked for and the client may refresh.
-    NewFamily,
+pub(super) enum Refresh {
+    /// A login: start a family (with this id, when one was reserved) if `offline_access` was
+    /// asked for and the client may refresh.
+    NewFamily(Option<String>),
     /// A refresh grant already stored this rotated token.
     Rotated(String),
 }
 
+/// The session a hosted login's tokens come from (`auth_time` in seconds).
+#[derive(Debug, Clone)]
+pub(super) struct SessionAuth {
+    pub auth_time: i64,
+    pub sid: String,
+}
+
 /// What a user's tokens are issued from.
-struct Issue<'a> {
-    client: &'a Client,
-    user: &'a User,
-    scopes: &'a [String],
-    audience: Option<String>,
-    nonce: Option<&'a str>,
-    refresh: Refresh,
+pub(super) struct Issue<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub scopes: &'a [String],
+    pub audience: Option<String>,
+    pub nonce: Option<&'a str>,
+    pub refresh: Refresh,
+    pub session: Option<SessionAuth>,
+    /// Auth0's `gty` claim, set by the password grants.
+    pub gty: Option<&'static str>,
 }
 
 fn audience_claim(audiences: Vec<String>) -> Value {
@@ -528,8 +648,21 @@ fn audience_claim(audiences: Vec<String>) -> Value {
     }
 }
 
-/// The id_token's claims, when `openid` was asked for.
-fn id_token_claims(ctx: &Services, i: &Issue<'_>, now: i64) -> Option<Value> {
+/// OpenID Connect's `at_hash` / `c_hash`: base64url of the left half of SHA-256 of the value.
+pub(super) fn half_hash(value: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(value.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The id_token's claims, when `openid` was asked for; `hashes` are `at_hash`/`c_hash`.
+pub(super) fn id_token_claims(
+    ctx: &Services,
+    i: &Issue<'_>,
+    now: i64,
+    hashes: &[(&str, String)],
+) -> Option<Value> {
     has_scope(i.scopes, "openid").then(|| {
         let mut c = Map::new();
         c.insert("iss".into(), json!(ctx.issuer));
@@ -539,36 +672,54 @@ fn id_token_claims(ctx: &Services, i: &Issue<'_>, now: i64) -> Option<Value> {
         if let Some(n) = i.nonce {
             c.insert("nonce".into(), json!(n));
         }
+        if let Some(s) = &i.session {
+            c.insert("auth_time".into(), json!(s.auth_time));
+            c.insert("sid".into(), json!(s.sid));
+        }
+        for (name, value) in hashes {
+            c.insert((*name).into(), json!(value));
+        }
         c.extend(profile_claims(i.user, i.scopes));
         Value::Object(c)
     })
 }
 
-async fn issue(ctx: &Services, i: Issue<'_>) -> Result<TokenResponse, TokenError> {
-    let now = ctx.clock.now_secs();
-    let scope = i.scopes.join(" ");
+/// A user's access token.
+pub(super) async fn access_token(
+    ctx: &Services,
+    i: &Issue<'_>,
+    now: i64,
+) -> Result<String, Failure> {
     let mut aud: Vec<String> = i.audience.iter().cloned().collect();
     if has_scope(i.scopes, "openid") || aud.is_empty() {
         aud.push(ctx.userinfo_audience().to_owned());
     }
-    let access = json!({
+    let mut access = json!({
         "iss": ctx.issuer,
         "sub": i.user.subject(),
         "aud": audience_claim(aud),
         "iat": now,
         "exp": now + ACCESS_TOKEN_TTL_SECS,
-        "scope": scope,
+        "scope": i.scopes.join(" "),
         "azp": i.client.client_id,
-        "gty": "password",
     });
-    let access_token = ctx.signer.sign(&access).await?;
-    let id_token = match id_token_claims(ctx, &i, now) {
+    if let Some(gty) = i.gty {
+        access["gty"] = json!(gty);
+    }
+    ctx.signer.sign(&access).await
+}
+
+pub(super) async fn issue(ctx: &Services, i: Issue<'_>) -> Result<TokenResponse, TokenError> {
+    let now = ctx.clock.now_secs();
+    let scope = i.scopes.join(" ");
+    let access_token = access_token(ctx, &i, now).await?;
+    let id_token = match id_token_claims(ctx, &i, now, &[]) {
         Some(c) => Some(ctx.signer.sign(&c).await?),
         None => None,
     };
     let refresh_token = match i.refresh {
         Refresh::Rotated(t) => Some(t),
-        Refresh::NewFamily
+        Refresh::NewFamily(family)
             if has_scope(i.scopes, "offline_access")
                 && i.client.allows_grant(GRANT_REFRESH_TOKEN) =>
         {
@@ -577,7 +728,7 @@ async fn issue(ctx: &Services, i: Issue<'_>) -> Result<TokenResponse, TokenError
             ctx.store
                 .insert_refresh_token(&RefreshToken {
                     token_hash: token_hash(&token),
-                    family_id: opaque_token(),
+                    family_id: family.unwrap_or_else(opaque_token),
                     client_id: i.client.client_id.clone(),
                     user_id: i.user.id.clone(),
                     scope: scope.clone(),
@@ -589,7 +740,7 @@ async fn issue(ctx: &Services, i: Issue<'_>) -> Result<TokenResponse, TokenError
                 .await?;
             Some(token)
         }
-        Refresh::NewFamily => None,
+        Refresh::NewFamily(_) => None,
     };
     Ok(TokenResponse {
         access_token,
@@ -657,6 +808,8 @@ async fn refresh_grant(
             audience: stored.audience,
             nonce: None,
             refresh: Refresh::Rotated(next),
+            session: None,
+            gty: None,
         },
     )
     .await

@@ -1,6 +1,6 @@
 //! Typed inputs read once from a request at the edge: OAuth parameters, client authentication
-//! (HTTP Basic or the body), the caller's IP and origin, and bearer tokens. The domain sees
-//! only what these return.
+//! (HTTP Basic or the body), the caller's IP and origin, bearer tokens, `/authorize` and
+//! logout query strings, cookies. The domain sees only what these return.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,9 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
+use crate::domain::authorize::{AuthorizeParams, LogoutParams};
 use crate::domain::error::{Invalid, MAX_FIELD, Rule, has_control, json_type};
 use crate::domain::token::{
-    Caller, ClientAuth, MachineParams, PasswordLogin, RefreshParams, TokenError, TokenRequest,
+    Caller, ClientAuth, CodeParams, MachineParams, PasswordLogin, RefreshParams, TokenError,
+    TokenRequest,
 };
 use crate::domain::user::Password;
 
@@ -173,7 +175,8 @@ pub fn token_request(
     body: &Map<String, Value>,
 ) -> Result<(ClientAuth, TokenRequest), TokenError> {
     use crate::domain::token::{
-        GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_PASSWORD_REALM, GRANT_REFRESH_TOKEN,
+        GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_PASSWORD, GRANT_PASSWORD_REALM,
+        GRANT_REFRESH_TOKEN,
     };
     let grant = required(body, "grant_type")?;
     if !crate::domain::token::GRANTS.contains(&grant) {
@@ -199,9 +202,79 @@ pub fn token_request(
                 scope: owned(body, "scope")?,
             })
         })()),
+        GRANT_AUTHORIZATION_CODE => TokenRequest::AuthorizationCode((|| {
+            Ok(CodeParams {
+                code: required(body, "code")?.to_owned(),
+                redirect_uri: owned(body, "redirect_uri")?,
+                code_verifier: owned(body, "code_verifier")?,
+            })
+        })()),
         other => return Err(TokenError::UnsupportedGrantType(other.to_owned())),
     };
     Ok((auth, request))
+}
+
+/// A query string as name → value: each name at most once (RFC 6749 §3.1), empty values
+/// absent, no control characters, each value at most `MAX_FIELD` long.
+pub fn query(raw: Option<&str>) -> Result<Map<String, Value>, Invalid> {
+    let mut out = Map::new();
+    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if out.contains_key(name.as_ref()) {
+            return Err(Invalid::new(name, Rule::Repeated));
+        }
+        out.insert(name.into_owned(), Value::String(value.into_owned()));
+    }
+    Ok(out)
+}
+
+/// `/authorize`'s parameters.
+pub fn authorize_params(q: &Map<String, Value>) -> Result<AuthorizeParams, Invalid> {
+    Ok(AuthorizeParams {
+        client_id: owned(q, "client_id")?,
+        redirect_uri: owned(q, "redirect_uri")?,
+        response_type: owned(q, "response_type")?,
+        response_mode: owned(q, "response_mode")?,
+        scope: owned(q, "scope")?,
+        audience: owned(q, "audience")?,
+        state: owned(q, "state")?,
+        nonce: owned(q, "nonce")?,
+        code_challenge: owned(q, "code_challenge")?,
+        code_challenge_method: owned(q, "code_challenge_method")?,
+        prompt: owned(q, "prompt")?,
+        screen_hint: owned(q, "screen_hint")?,
+        login_hint: owned(q, "login_hint")?,
+        connection: owned(q, "connection")?,
+        max_age: owned(q, "max_age")?,
+    })
+}
+
+/// `/v2/logout` (`returnTo`) and `/oidc/logout` (`post_logout_redirect_uri`, `state`).
+pub fn logout_params(q: &Map<String, Value>, oidc: bool) -> Result<LogoutParams, Invalid> {
+    Ok(LogoutParams {
+        client_id: owned(q, "client_id")?,
+        return_to: owned(
+            q,
+            if oidc {
+                "post_logout_redirect_uri"
+            } else {
+                "returnTo"
+            },
+        )?,
+        id_token_hint: if oidc {
+            owned(q, "id_token_hint")?
+        } else {
+            None
+        },
+        state: if oidc { owned(q, "state")? } else { None },
+    })
+}
+
+/// A form field: `param`'s rules, but any content for passwords.
+pub fn form_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, Invalid> {
+    if name == "password" {
+        return Ok(any_param(body, name)?.map(str::to_owned));
+    }
+    owned(body, name)
 }
 
 #[cfg(test)]

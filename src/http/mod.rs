@@ -1,12 +1,14 @@
 //! The HTTP edge: routes, middleware (request ids, tracing, CORS, limits, timeouts), the typed
 //! inputs handlers read, and the envelopes they answer in. One module per API family.
 
+pub mod authorize;
 pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod input;
 pub mod limit;
 pub mod oauth;
+pub mod pages;
 pub mod signup;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct App {
     pub services: Services,
     /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Templates and cookie settings of the hosted pages.
+    pub pages: pages::Pages,
 }
 
 /// Request limits.
@@ -185,6 +189,7 @@ async fn plain_options(State(routes): State<Router>, req: Request, next: Next) -
 
 pub fn router(state: AppState, limits: Limits) -> Router {
     let store = state.services.store.clone();
+    let csrf = axum_csrf::CsrfLayer::new(state.pages.csrf_config());
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -195,6 +200,17 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/userinfo",
             get(oauth::userinfo_handler).post(oauth::userinfo_handler),
         )
+        .route("/authorize", get(authorize::authorize_handler))
+        .route(
+            "/u/login",
+            get(authorize::login_page).post(authorize::login_post),
+        )
+        .route(
+            "/u/signup",
+            get(authorize::signup_page).post(authorize::signup_post),
+        )
+        .route("/v2/logout", get(authorize::logout_v2))
+        .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/.well-known/jwks.json", get(discovery::jwks_handler))
         .route(
             "/.well-known/openid-configuration",
@@ -202,6 +218,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Only the page handlers read the token; on other routes it costs a cookie parse.
+        .layer(csrf)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.body_bytes,

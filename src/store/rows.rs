@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::corrupt;
 use crate::domain::keys::SigningKey;
-use crate::domain::store::{RefreshToken, StoreError};
+use crate::domain::store::{AuthorizationCode, RefreshToken, Session, StoreError};
 use crate::domain::tenant::{AppType, Client, Connection, ConnectionOptions};
 use crate::domain::user::{Profile, User};
 
@@ -201,4 +201,109 @@ impl SigningKeyRow {
             retired_at: self.retired_at,
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ConnectionRow {
+    name: String,
+    strategy: String,
+    enabled_clients: String,
+    options: String,
+}
+
+impl ConnectionRow {
+    pub fn decode(self) -> Result<Connection, StoreError> {
+        Ok(Connection {
+            name: self.name,
+            strategy: self.strategy,
+            enabled_clients: serde_json::from_str(&self.enabled_clients).map_err(corrupt)?,
+            options: serde_json::from_str(&self.options).map_err(corrupt)?,
+        })
+    }
+}
+
+/// The columns of `SessionRow`, prefixed for a join with `users`.
+pub const SESSION_COLUMNS: &str = "s.id_hash, s.sid, s.user_id, s.auth_time, \
+     s.created_at AS session_created_at, s.last_seen";
+
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    id_hash: String,
+    sid: String,
+    user_id: String,
+    auth_time: i64,
+    session_created_at: i64,
+    last_seen: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id_hash: r.id_hash,
+            sid: r.sid,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            created_at: r.session_created_at,
+            last_seen: r.last_seen,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SessionWithUserRow {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+/// The columns of `CodeRow`, prefixed for a join with `users`.
+pub const CODE_COLUMNS: &str = "a.code_hash, a.client_id, a.user_id, a.session_hash, \
+     a.redirect_uri, a.code_challenge, a.scope, a.audience, a.nonce, a.auth_time, a.sid, \
+     a.family_id, a.expires_at, a.used_at";
+
+#[derive(sqlx::FromRow)]
+pub struct CodeRow {
+    code_hash: String,
+    client_id: String,
+    user_id: String,
+    session_hash: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    scope: String,
+    audience: Option<String>,
+    nonce: Option<String>,
+    auth_time: i64,
+    sid: String,
+    family_id: String,
+    expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+impl From<CodeRow> for AuthorizationCode {
+    fn from(r: CodeRow) -> Self {
+        AuthorizationCode {
+            code_hash: r.code_hash,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            session_hash: r.session_hash,
+            redirect_uri: r.redirect_uri,
+            code_challenge: r.code_challenge,
+            scope: r.scope,
+            audience: r.audience,
+            nonce: r.nonce,
+            auth_time: r.auth_time,
+            sid: r.sid,
+            family_id: r.family_id,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CodeWithUserRow {
+    #[sqlx(flatten)]
+    pub code: CodeRow,
+    #[sqlx(flatten)]
+    pub user: UserRow,
 }

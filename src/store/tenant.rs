@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::rows::{ClientConfig, ClientWithConnectionRow, app_type_str};
+use super::rows::{ClientConfig, ClientWithConnectionRow, ConnectionRow, app_type_str};
 use super::writer::Stmt;
 use super::{ClientLookup, SqlStore, backend, corrupt, normalize_origin};
 use crate::domain::store::{StoreError, TenantStore};
-use crate::domain::tenant::{Client, ClientGrant, TenantConfig, TenantSettings};
+use crate::domain::tenant::{Client, ClientGrant, Connection, TenantConfig, TenantSettings};
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
@@ -277,5 +277,29 @@ impl TenantStore for SqlStore {
         .await
         .map_err(backend)?;
         Ok(found.is_some())
+    }
+
+    async fn connections(&self) -> Result<Vec<Arc<Connection>>, StoreError> {
+        let rows: Vec<ConnectionRow> = sqlx::query_as(
+            "SELECT name, strategy, enabled_clients, options FROM connections ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter().map(|r| r.decode().map(Arc::new)).collect()
+    }
+
+    async fn logout_url_known(&self, url: &str) -> Result<bool, StoreError> {
+        let configs: Vec<String> = sqlx::query_scalar("SELECT config FROM clients")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        for raw in configs {
+            let config: ClientConfig = serde_json::from_str(&raw).map_err(corrupt)?;
+            if config.allowed_logout_urls.iter().any(|u| u == url) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

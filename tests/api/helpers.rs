@@ -36,6 +36,18 @@ clients:
   - name: Other
     client_id: other-client
     web_origins: ["http://other.example"]
+  - name: Browser App
+    client_id: spa-client
+    app_type: spa
+    web_origins: ["http://app.example"]
+    callbacks: ["http://app.example/callback", "https://*.tenants.example/cb"]
+    allowed_logout_urls: ["http://app.example/"]
+  - name: Web App
+    client_id: web-client
+    client_secret: web-secret
+    app_type: regular_web
+    callbacks: ["http://web.example/callback"]
+    allowed_logout_urls: ["http://web.example/bye"]
   - name: Limited
     client_id: limited-client
     client_secret: limited-secret
@@ -49,7 +61,7 @@ client_grants:
     scope: [read:things]
 connections:
   - name: Username-Password-Authentication
-    enabled_clients: [App]
+    enabled_clients: [App, Browser App, Web App]
     options:
       passwordPolicy: good
   - name: usernames

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, every test run against SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authorize;
 mod hardening;
 mod helpers;
 mod keys;

@@ -50,7 +50,7 @@ async fn bad_tenant_file_stops_start_and_applies_nothing(backend: Backend) {
     let url = database_url(backend, &dir).await;
     let path = dir.path().join("bad.yaml");
     let bad = crate::helpers::TENANT.replace(
-        "enabled_clients: [App]\n    options:\n      passwordPolicy: good",
+        "enabled_clients: [App, Browser App, Web App]\n    options:\n      passwordPolicy: good",
         "enabled_clients: [Ghost]\n    options:\n      passwordPolicy: good",
     );
     std::fs::write(&path, &bad).unwrap();

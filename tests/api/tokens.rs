@@ -913,10 +913,12 @@ async fn discovery_document_points_at_the_endpoints(backend: Backend) {
     let issuer = format!("{}/", app.base);
     assert_eq!(d["issuer"], issuer);
     for (key, path) in [
+        ("authorization_endpoint", "authorize"),
         ("token_endpoint", "oauth/token"),
         ("userinfo_endpoint", "userinfo"),
         ("jwks_uri", ".well-known/jwks.json"),
         ("revocation_endpoint", "oauth/revoke"),
+        ("end_session_endpoint", "oidc/logout"),
     ] {
         assert_eq!(d[key], format!("{issuer}{path}"));
     }
@@ -931,23 +933,40 @@ async fn discovery_document_points_at_the_endpoints(backend: Backend) {
             "password",
             "http://auth0.com/oauth/grant-type/password-realm",
             "refresh_token",
-            "client_credentials"
+            "client_credentials",
+            "authorization_code",
+            "implicit"
         ])
     );
-    // Nothing that is not served: no /authorize (hence no response types, modes or PKCE
-    // methods) and no logout endpoint, until the hosted login brings them.
-    for absent in [
+    assert_eq!(
+        d["response_types_supported"],
+        json!([
+            "code",
+            "token",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ])
+    );
+    assert_eq!(
+        d["response_modes_supported"],
+        json!(["query", "fragment", "form_post", "web_message"])
+    );
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    // Every advertised endpoint is served.
+    for key in [
         "authorization_endpoint",
         "end_session_endpoint",
-        "response_types_supported",
-        "response_modes_supported",
-        "code_challenge_methods_supported",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
     ] {
-        assert!(d.get(absent).is_none(), "{absent} advertised: {d}");
-    }
-    for path in ["/authorize", "/oidc/logout"] {
-        let resp = app.http.get(app.url(path)).send().await.unwrap();
-        assert_eq!(resp.status(), 404, "{path}");
+        let url = d[key].as_str().unwrap();
+        let resp = app.http.get(url).send().await.unwrap();
+        assert_ne!(resp.status(), 404, "{key} {url}");
     }
 }
 
@@ -1032,7 +1051,7 @@ async fn auth0_forwarded_for_is_trusted_from_configured_backends_only(backend: B
             "clients:\n  - name: Backend\n    client_id: backend-client\n    client_secret: backend-secret\n    token_endpoint_ip_header_trusted: true\n",
         )
         .replace(
-            "    enabled_clients: [App]\n    options:\n      passwordPolicy: good",
+            "    enabled_clients: [App, Browser App, Web App]\n    options:\n      passwordPolicy: good",
             "    enabled_clients: [App, Backend]\n    options:\n      passwordPolicy: good",
         );
     let app = spawn_with(backend, Options::tenant(tenant)).await;

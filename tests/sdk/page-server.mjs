@@ -1,11 +1,13 @@
 // Serves a page that loads auth0.js, on two origins: one a client lists in web_origins and one
-// it doesn't. Prints both origins, then serves until killed.
+// it doesn't; and a single-page app built on auth0-spa-js on a third origin (the hosted-login
+// tests). Prints the origins, then serves until killed.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const auth0js = readFileSync(require.resolve('auth0-js/dist/auth0.min.js'));
+const spajs = readFileSync(require.resolve('@auth0/auth0-spa-js/dist/auth0-spa-js.production.js'));
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>latchkey SDK test</title>
 <script src="/auth0.min.js"></script>
 <script>
@@ -49,7 +51,60 @@ const serve = () => new Promise((resolve) => {
   server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`));
 });
 
+// The SPA: every page load handles a redirect callback if there is one; the test drives the
+// rest through window.spa(...) with the client's settings in the query (?domain=&client=).
+const spaPage = `<!doctype html><html><head><meta charset="utf-8"><title>SPA</title>
+<script src="/spa.js"></script>
+<script>
+const q = new URLSearchParams(location.search);
+const conf = () => JSON.parse(sessionStorage.getItem('cfg') || 'null');
+const client = (refresh, cfg = conf()) => auth0.createAuth0Client({
+  domain: cfg.domain, clientId: cfg.clientId, cacheLocation: 'localstorage',
+  useRefreshTokens: !!refresh, useRefreshTokensFallback: false,
+  authorizationParams: { redirect_uri: location.origin + '/callback',
+    scope: refresh ? 'openid profile email offline_access' : 'openid profile email' },
+});
+const describe = (e) => ({ error: e.error || e.message || String(e), description: e.error_description || null });
+window.spa = async (op, arg) => {
+  try {
+    if (op === 'configure') { sessionStorage.setItem('cfg', JSON.stringify(arg)); return { ok: true }; }
+    const c = await client(conf().refresh);
+    if (op === 'login') { await c.loginWithRedirect({ authorizationParams: arg || {} }); return { ok: true }; }
+    if (op === 'user') return { ok: true, user: await c.getUser() };
+    if (op === 'silent') {
+      const token = await c.getTokenSilently({ cacheMode: 'off', detailedResponse: true });
+      return { ok: true, token };
+    }
+    if (op === 'logout') { await c.logout({ logoutParams: { returnTo: location.origin + '/' } }); return { ok: true }; }
+  } catch (e) { return { ok: false, ...describe(e) }; }
+};
+window.callback = (async () => {
+  const cfg = conf();
+  if (!cfg || !q.has('state')) return null;
+  try {
+    const c = await client(cfg.refresh);
+    await c.handleRedirectCallback();
+    return { ok: true, user: await c.getUser() };
+  } catch (e) { return { ok: false, ...describe(e) }; }
+})();
+</script></head><body><h1>SPA</h1></body></html>`;
+
+const serveSpa = () => new Promise((resolve) => {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/spa.js') {
+      res.writeHead(200, { 'content-type': 'application/javascript' });
+      res.end(spajs);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(spaPage);
+    }
+  });
+  server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`));
+});
+
 const allowed = await serve();
 const refused = await serve();
+const spa = await serveSpa();
 console.log(`ALLOWED ${allowed}`);
 console.log(`REFUSED ${refused}`);
+console.log(`SPA ${spa}`);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Real clients against a started `latchkey` binary over HTTPS: the curl command from Auth0's
-# docs, auth0-python, node-auth0 (auth0/legacy) and auth0.js in headless Chromium.
+# docs, auth0-python, node-auth0 (auth0/legacy) and auth0.js in headless Chromium; the hosted
+# login with auth0-spa-js and express-openid-connect in Chromium, with screenshots of every
+# page in $LATCHKEY_SCREENSHOTS (default target/screenshots).
 # SDK packages are installed into .sdk/ (git-ignored). Needs python3, node/npm, openssl and
 # Debian's chromium (CHROMIUM=/path overrides /usr/bin/chromium).
 set -euo pipefail
@@ -23,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs browser.mjs page-server.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -58,6 +60,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 pids+=($!)
 allowed=$(await_line "$work/pages.out" '^ALLOWED ' | cut -d' ' -f2)
 refused=$(await_line "$work/pages.out" '^REFUSED ' | cut -d' ' -f2)
+spa=$(await_line "$work/pages.out" '^SPA ' | cut -d' ' -f2)
+(cd "$sdk/node" && LK_ISSUER_FILE="$work/issuer" TLS_CERT="$work/cert.pem" TLS_KEY="$work/key.pem" NODE_EXTRA_CA_CERTS="$work/cert.pem" \
+  exec node rp-apps.mjs) >"$work/rp.out" 2>&1 &
+pids+=($!)
+rp_code=$(await_line "$work/rp.out" '^RP_CODE ' | cut -d' ' -f2)
+rp_implicit=$(await_line "$work/rp.out" '^RP_IMPLICIT ' | cut -d' ' -f2)
 
 cat >"$work/tenant.yaml" <<YAML
 tenant:
@@ -73,13 +81,30 @@ clients:
     client_id: sdk-spa
     app_type: spa
     web_origins: ["$allowed"]
+  - name: Hosted SPA
+    client_id: sdk-hosted-spa
+    app_type: spa
+    web_origins: ["$spa"]
+    callbacks: ["$spa/callback"]
+    allowed_logout_urls: ["$spa/"]
+  - name: RWA code
+    client_id: sdk-rwa-code
+    client_secret: sdk-rwa-secret
+    app_type: regular_web
+    callbacks: ["$rp_code/callback"]
+    allowed_logout_urls: ["$rp_code"]
+  - name: RWA implicit
+    client_id: sdk-rwa-implicit
+    app_type: regular_web
+    callbacks: ["$rp_implicit/callback"]
+    allowed_logout_urls: ["$rp_implicit"]
 client_grants:
   - client_id: Backend
     audience: management
     scope: [read:users]
 connections:
   - name: Username-Password-Authentication
-    enabled_clients: [Backend, SPA]
+    enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit]
     options: { passwordPolicy: good }
   - name: with-usernames
     enabled_clients: [Backend]
@@ -92,12 +117,15 @@ YAML
 pids+=($!)
 base=$(await_line "$work/latchkey.out" 'listening on' | grep -o 'https://[0-9.:]*' | head -1)
 domain=${base#https://}
+echo "$base/" >"$work/issuer"
 echo "== latchkey at $base, pages at $allowed (listed) and $refused (not listed)"
 
 passed=0
 failed=0
 run() {
   local name=$1; shift
+  # SDK_ONLY=name runs one group (while working on it).
+  if [ -n "${SDK_ONLY:-}" ] && [ "$SDK_ONLY" != "$name" ]; then return; fi
   local out
   if out=$("$@" 2>&1); then :; fi
   echo "$out"
@@ -133,6 +161,11 @@ run node env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_
   LK_CONNECTION=Username-Password-Authentication node "$sdk/node/node_sdk.mjs"
 run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Username-Password-Authentication \
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
+screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}
+run hosted env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-hosted-spa SPA="$spa" RP_CODE="$rp_code" \
+  RP_IMPLICIT="$rp_implicit" SCREENSHOTS="$screenshots" CHROMIUM="$chromium" \
+  NODE_EXTRA_CA_CERTS="$work/cert.pem" node "$sdk/node/hosted.mjs"
+echo "== screenshots of the hosted pages: $screenshots"
 
 if grep -q 'Passw0rd!' "$work/latchkey.log"; then
   echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))
@@ -141,7 +174,7 @@ else
 fi
 # JWTs start with eyJ; the client secret is known; refresh tokens are never logged either (they
 # would only appear next to a JWT or a secret in the same code paths).
-if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret' "$work/latchkey.log"; then
+if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret|sdk-rwa-secret' "$work/latchkey.log"; then
   echo "  FAIL logs: a token or client secret appears in the server log"; failed=$((failed + 1))
 else
   echo "  ok   logs: no token or client secret in the server log"; passed=$((passed + 1))

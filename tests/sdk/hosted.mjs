@@ -1,0 +1,132 @@
+// The hosted login in headless Chromium, driven by real clients: auth0-spa-js 2.x from a page
+// on another origin (loginWithRedirect for signup and login, handleRedirectCallback, getUser,
+// getTokenSilently through the hidden iframe and with refresh tokens, logout, silent auth
+// failing after it), and express-openid-connect 3.x as regular web apps (code flow with a
+// secret; id_token + form_post), login and logout. Screenshots of every page at desktop and
+// phone widths go to $SCREENSHOTS.
+import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const { LK_DOMAIN: domain, LK_SPA_CLIENT_ID: clientId, SPA: spa, RP_CODE: rpCode,
+        RP_IMPLICIT: rpImplicit, SCREENSHOTS: shots } = process.env;
+let passed = 0;
+const failures = [];
+const check = (name, cond, detail = '') => {
+  if (cond) { passed++; console.log(`  ok   hosted: ${name}`); }
+  else { failures.push(name); console.log(`  FAIL hosted: ${name} ${JSON.stringify(detail)}`); }
+};
+mkdirSync(shots, { recursive: true });
+
+// A fresh profile that allows third-party cookies, as desktop Chrome does by default: the
+// silent-auth iframe (latchkey) is another site than the app.
+const profile = mkdtempSync(join(tmpdir(), 'lk-chromium-'));
+mkdirSync(join(profile, 'Default'), { recursive: true });
+writeFileSync(join(profile, 'Default', 'Preferences'),
+  JSON.stringify({ profile: { cookie_controls_mode: 0, block_third_party_cookies: false } }));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  ignoreHTTPSErrors: true,
+  viewport: { width: 1280, height: 800 },
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--disable-features=ThirdPartyStoragePartitioning,TrackingProtection3pcd'],
+});
+
+const snap = async (page, name) => {
+  await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+};
+
+const email = `spa-${Date.now()}@example.com`;
+const password = 'Passw0rd!';
+try {
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`  (page console) ${m.text()}`); });
+  page.on('pageerror', (e) => console.log(`  (page error) ${e.message}`));
+  const spaCall = (op, arg) => page.evaluate(([o, a]) => window.spa(o, a), [op, arg]);
+  const afterRedirect = async () => {
+    await page.waitForURL((u) => u.toString().startsWith(spa));
+    return page.evaluate(() => window.callback);
+  };
+
+  // Signup through the hosted page (screen_hint: 'signup').
+  await page.goto(spa);
+  await spaCall('configure', { domain, clientId, refresh: false });
+  const started = await spaCall('login', { screen_hint: 'signup' }).catch((e) => ({ ok: true, navigated: e.message }));
+  await page.waitForURL(/\/u\/signup\?state=/, { timeout: 10000 }).catch(() => {});
+  check('loginWithRedirect opens the signup page', page.url().includes('/u/signup'), { started, url: page.url() });
+  await snap(page, 'signup');
+  await page.fill('#email', email);
+  await page.fill('#password', 'weak');
+  await page.click('button[type=submit][name=action][value=default]');
+  const weak = await page.textContent('#error-element-password').catch(() => null);
+  check('the signup page refuses a weak password with the policy text', weak === 'Password is too weak', weak);
+  await snap(page, 'signup-error');
+  await page.fill('#password', password);
+  await page.click('button[name=action][value=default]');
+  let cb = await afterRedirect();
+  check('signup: handleRedirectCallback and getUser', cb?.ok && cb.user?.email === email, cb);
+
+  // Silent authentication through the hidden iframe (prompt=none, web_message).
+  const silent = await spaCall('silent');
+  check('getTokenSilently({cacheMode:"off"}) through the iframe', silent.ok && !!silent.token?.access_token && !!silent.token?.id_token, silent);
+
+  // Logout back to the app; silent auth then fails with login_required.
+  await Promise.all([page.waitForURL((u) => u.toString() === `${spa}/`), spaCall('logout')]);
+  check('logout returns to the app', page.url() === `${spa}/`, page.url());
+  const after = await spaCall('silent');
+  check('silent auth after logout fails with login_required', !after.ok && after.error === 'login_required', after);
+
+  // Login through the hosted page, with refresh tokens this time.
+  await spaCall('configure', { domain, clientId, refresh: true });
+  await Promise.all([page.waitForURL(/\/u\/login\?state=/), spaCall('login')]);
+  await snap(page, 'login');
+  await page.fill('#username', email);
+  await page.fill('#password', 'wrong-password');
+  await page.click('button[type=submit][name=action][value=default]');
+  const wrong = await page.textContent('#error-element-password').catch(() => null);
+  check('a wrong password shows Auth0\'s text on the page', wrong === 'Wrong email or password.', wrong);
+  await snap(page, 'login-error');
+  await page.fill('#password', password);
+  await page.click('button[type=submit][name=action][value=default]');
+  cb = await afterRedirect();
+  check('login: handleRedirectCallback and getUser', cb?.ok && cb.user?.email === email, cb);
+  const refreshed = await spaCall('silent');
+  check('getTokenSilently with useRefreshTokens', refreshed.ok && !!refreshed.token?.access_token, refreshed);
+
+  // The pages a user may meet besides: an error and the logged-out page.
+  await page.goto(`https://${domain}/authorize?client_id=${clientId}&response_type=code&redirect_uri=https://evil.example/`);
+  check('an unlisted redirect_uri shows an error page', (await page.textContent('h1')) === 'Something went wrong');
+  await snap(page, 'error');
+  await page.goto(`https://${domain}/v2/logout`);
+  await snap(page, 'logged-out');
+
+  // Regular web apps on express-openid-connect.
+  for (const [name, rp] of [['code flow with a secret', rpCode], ['id_token + form_post', rpImplicit]]) {
+    await page.goto(`${rp}/login`);
+    await page.waitForURL(/\/u\/login\?state=/);
+    await page.fill('#username', email);
+    await page.fill('#password', password);
+    await page.click('button[type=submit][name=action][value=default]');
+    await page.waitForURL((u) => u.toString() === `${rp}/`);
+    let state = JSON.parse(await page.textContent('body'));
+    check(`express-openid-connect (${name}): logged in`, state.authenticated && state.user?.email === email, state);
+    await page.goto(`${rp}/logout`);
+    await page.waitForURL((u) => u.toString() === `${rp}/`);
+    state = JSON.parse(await page.textContent('body'));
+    check(`express-openid-connect (${name}): logged out through /oidc/logout`, state.authenticated === false, state);
+  }
+} catch (e) {
+  failures.push(`exception: ${e.message}`);
+  console.log(`  FAIL hosted: ${e.stack}`);
+  for (const p of context.pages()) console.log(`  (at ${p.url()}: ${(await p.textContent("body").catch(() => "")).slice(0, 300)})`);
+} finally {
+  await context.close();
+}
+console.log(`hosted: ${passed} passed, ${failures.length} failed`);
+process.exit(failures.length ? 1 : 0);

@@ -2,7 +2,8 @@
 // on another origin (loginWithRedirect for signup and login, handleRedirectCallback, getUser,
 // getTokenSilently through the hidden iframe and with refresh tokens, logout, silent auth
 // failing after it), and express-openid-connect 3.x as regular web apps (code flow with a
-// secret; id_token + form_post), login and logout. Screenshots of every page at desktop and
+// secret; id_token + form_post), login and logout; auth0.js 9.x webAuth.authorize (implicit),
+// parseHash and checkSession. Screenshots of every page at desktop and
 // phone widths go to $SCREENSHOTS.
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -121,6 +122,23 @@ try {
     state = JSON.parse(await page.textContent('body'));
     check(`express-openid-connect (${name}): logged out through /oidc/logout`, state.authenticated === false, state);
   }
+
+  // auth0.js 9.x: webAuth.authorize (implicit) through the login page, parseHash, checkSession.
+  const legacy = { domain, clientID: process.env.LK_LEGACY_CLIENT_ID };
+  await page.goto(process.env.PAGE_ALLOWED);
+  await Promise.all([page.waitForURL(/\/u\/login\?state=/), page.evaluate((c) => window.authorize(c), legacy)]);
+  await page.fill('#username', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit][name=action][value=default]');
+  await page.waitForURL((u) => u.toString().startsWith(process.env.PAGE_ALLOWED) && u.hash.includes('access_token'));
+  const parsed = await page.evaluate(() => window.parsed);
+  check('auth0.js authorize + parseHash validates the id_token', parsed && !parsed.err && parsed.email === email && parsed.accessToken, parsed);
+  const session = await page.evaluate((c) => window.checkSession(c), legacy);
+  check('auth0.js checkSession answers from the session', !session.err && session.email === email, session);
+  await page.goto(`https://${domain}/v2/logout`);
+  await page.goto(process.env.PAGE_ALLOWED);
+  const gone = await page.evaluate((c) => window.checkSession(c), legacy);
+  check('auth0.js checkSession after logout: login_required', gone.err?.error === 'login_required', gone);
 } catch (e) {
   failures.push(`exception: ${e.message}`);
   console.log(`  FAIL hosted: ${e.stack}`);

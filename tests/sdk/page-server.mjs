@@ -36,6 +36,21 @@ window.login = (cfg) => new Promise((resolve) => {
     });
   });
 });
+// Hosted login with auth0.js: webAuth.authorize (implicit), parseHash on return (it validates
+// the id_token: RS256 by kid from the JWKS, iss, aud, nonce) and checkSession (web_message).
+const implicitAuth = (cfg) => new auth0.WebAuth({ domain: cfg.domain, clientID: cfg.clientID,
+  redirectUri: location.origin + '/', responseType: 'id_token token', scope: 'openid profile email' });
+window.authorize = (cfg) => { sessionStorage.setItem('a0', JSON.stringify(cfg)); implicitAuth(cfg).authorize(); return true; };
+window.parsed = new Promise((resolve) => {
+  const cfg = JSON.parse(sessionStorage.getItem('a0') || 'null');
+  if (!cfg || !location.hash) return resolve(null);
+  implicitAuth(cfg).parseHash({ hash: location.hash }, (err, res) =>
+    resolve({ err: err ? { error: err.error || null, description: err.errorDescription || err.error_description || null } : null,
+              email: res && res.idTokenPayload && res.idTokenPayload.email, accessToken: !!(res && res.accessToken) }));
+});
+window.checkSession = (cfg) => new Promise((resolve) => implicitAuth(cfg).checkSession({}, (err, res) =>
+  resolve({ err: err ? { error: err.error || null, description: err.error_description || err.errorDescription || null } : null,
+            email: res && res.idTokenPayload && res.idTokenPayload.email })));
 </script></head><body>latchkey</body></html>`;
 
 const serve = () => new Promise((resolve) => {

@@ -25,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -93,6 +93,18 @@ clients:
     app_type: regular_web
     callbacks: ["$rp_code/callback"]
     allowed_logout_urls: ["$rp_code"]
+  - name: RWA openid-client
+    client_id: sdk-oidc-client
+    client_secret: sdk-oidc-secret
+    app_type: regular_web
+    callbacks: ["https://rp.example/callback"]
+    allowed_logout_urls: ["https://rp.example/bye"]
+  - name: Legacy SPA
+    client_id: sdk-legacy-spa
+    app_type: spa
+    web_origins: ["$allowed"]
+    callbacks: ["$allowed/"]
+    allowed_logout_urls: ["$allowed/"]
   - name: RWA implicit
     client_id: sdk-rwa-implicit
     app_type: regular_web
@@ -104,7 +116,7 @@ client_grants:
     scope: [read:users]
 connections:
   - name: Username-Password-Authentication
-    enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit]
+    enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit, RWA openid-client, Legacy SPA]
     options: { passwordPolicy: good }
   - name: with-usernames
     enabled_clients: [Backend]
@@ -163,9 +175,16 @@ run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Usern
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
 screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}
 run hosted env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-hosted-spa SPA="$spa" RP_CODE="$rp_code" \
+  LK_LEGACY_CLIENT_ID=sdk-legacy-spa PAGE_ALLOWED="$allowed" \
   RP_IMPLICIT="$rp_implicit" SCREENSHOTS="$screenshots" CHROMIUM="$chromium" \
   NODE_EXTRA_CA_CERTS="$work/cert.pem" node "$sdk/node/hosted.mjs"
 echo "== screenshots of the hosted pages: $screenshots"
+oidc_user="oidc-$(date +%s%N)@example.com"
+curl --silent --cacert "$work/cert.pem" --output /dev/null --url "https://$domain/dbconnections/signup" \
+  --header 'content-type: application/json' \
+  --data "{\"client_id\":\"sdk-oidc-client\",\"email\":\"$oidc_user\",\"password\":\"Passw0rd!\",\"connection\":\"Username-Password-Authentication\"}"
+run openid-client env LK_DOMAIN="$domain" LK_EMAIL="$oidc_user" NODE_EXTRA_CA_CERTS="$work/cert.pem" \
+  node "$sdk/node/oidc_client.mjs"
 
 if grep -q 'Passw0rd!' "$work/latchkey.log"; then
   echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))
@@ -174,7 +193,7 @@ else
 fi
 # JWTs start with eyJ; the client secret is known; refresh tokens are never logged either (they
 # would only appear next to a JWT or a secret in the same code paths).
-if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret|sdk-rwa-secret' "$work/latchkey.log"; then
+if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret|sdk-rwa-secret|sdk-oidc-secret' "$work/latchkey.log"; then
   echo "  FAIL logs: a token or client secret appears in the server log"; failed=$((failed + 1))
 else
   echo "  ok   logs: no token or client secret in the server log"; passed=$((passed + 1))

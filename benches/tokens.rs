@@ -6,6 +6,10 @@
 //! - unknown-user vs wrong-password response time (medians), sequentially;
 //! - client_credentials grants/s ÷ raw RS256 signatures/s, in alternating windows;
 //! - refresh grants/s and `/userinfo`/s;
+//! - browser-style logins (GET `/authorize` → GET the login page → POST it → code →
+//!   `/oauth/token`)/s ÷ the raw cost of one Argon2id verification and the two RS256
+//!   signatures (access token, id_token) a login issues, in alternating windows;
+//! - silent authentication with a session (`prompt=none` → code)/s, with p50 and p99;
 //! - the server's RSS idle and its peak under all of the above.
 
 use std::io::BufRead as _;
@@ -25,14 +29,21 @@ clients:
   - name: Bench
     client_id: bench-client
     client_secret: bench-secret
+  - name: Bench SPA
+    client_id: bench-spa
+    app_type: spa
+    callbacks: [\"http://bench.example/cb\"]
 client_grants:
   - client_id: Bench
     audience: management
 connections:
   - name: db
-    enabled_clients: [Bench]
+    enabled_clients: [Bench, Bench SPA]
     options: { passwordPolicy: none }
 ";
+/// PKCE of the browser-style phases: every login uses the same pair (the server cannot tell).
+const VERIFIER: &str = "bench-verifier-bench-verifier-bench-verifier-0123";
+const CALLBACK: &str = "http%3A%2F%2Fbench.example%2Fcb";
 const SECRET: &str = "bench-secret";
 const REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
@@ -362,6 +373,66 @@ fn login_body(email: &str, password: &str, scope: &str) -> Value {
         "realm": "db", "username": email, "password": password, "scope": scope})
 }
 
+/// `/authorize` for the bench SPA with PKCE, plus `extra` parameters.
+fn authorize_path(extra: &str) -> String {
+    let challenge = latchkey::domain::token::pkce_challenge(VERIFIER);
+    format!(
+        "/authorize?client_id=bench-spa&response_type=code&redirect_uri={CALLBACK}\
+         &scope=openid%20profile%20email&code_challenge={challenge}&code_challenge_method=S256{extra}"
+    )
+}
+
+/// Logs `email` in through the login page as a browser would; returns the session cookie.
+async fn browser_login(base: &str, email: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .get(format!("{base}{}", authorize_path("")))
+        .send()
+        .await
+        .unwrap();
+    let page = format!("{base}{}", resp.headers()["location"].to_str().unwrap());
+    let resp = http.get(&page).send().await.unwrap();
+    let csrf_cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = resp.text().await.unwrap();
+    let token = html
+        .split(r#"name="_csrf" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2f;", "/");
+    let resp = http
+        .post(&page)
+        .header("cookie", csrf_cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("username", email),
+            ("password", "Passw0rd!"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let session = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("auth0="))
+        .unwrap();
+    session.split(';').next().unwrap().to_owned()
+}
+
 async fn signup_users(http: &reqwest::Client, base: &str, n: usize) {
     let url = format!("{base}/dbconnections/signup");
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
@@ -587,6 +658,143 @@ end
         println!(
             "/userinfo/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
             w.rate, w.p50_ms, w.p99_ms, w.non_2xx
+        );
+        println!("  {}", w.cpu);
+    }
+    if run("browser") {
+        // 6. Browser-style logins: each wrk connection walks the four requests of a login in
+        // turn (one connection per thread, so each thread's state is its connection's). The
+        // page is forced with prompt=login; the session cookie is never sent back.
+        let phc = Engine::new(HashParams::default())
+            .unwrap()
+            .hash(b"Passw0rd!")
+            .unwrap();
+        latchkey::infra::jws::install();
+        let key = latchkey::infra::keys::generate(0).unwrap();
+        let encoding = Arc::new(EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap());
+        let id_claims = json!({"iss": format!("{base}/"), "sub": "auth0|0123456789abcdef01234567",
+            "aud": "bench-spa", "iat": 1, "exp": 2, "nonce": "n", "auth_time": 1, "sid": "s",
+            "nickname": "user0", "name": "user0@example.com", "updated_at": "2026-01-01T00:00:00.000Z",
+            "email": "user0@example.com", "email_verified": false});
+        let access_claims = json!({"iss": format!("{base}/"), "sub": "auth0|0123456789abcdef01234567",
+            "aud": [format!("{base}/userinfo")], "iat": 1, "exp": 2, "scope": "openid profile email",
+            "azp": "bench-spa"});
+        let work = engine_work(move |engine| {
+            assert!(engine.verify(b"Passw0rd!", &phc).unwrap());
+            for claims in [&access_claims, &id_claims] {
+                let mut h = Header::new(Algorithm::RS256);
+                h.kid = Some("k".into());
+                jsonwebtoken::encode(&h, claims, &encoding).unwrap();
+            }
+        });
+        let script = format!(
+            r#"local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local step, location, cookie, csrf, code, n = 0, nil, "", nil, nil, 0
+local authorize = "{authorize}"
+function request()
+  if step == 0 then return wrk.format("GET", authorize) end
+  if step == 1 then return wrk.format("GET", location, {{["Cookie"] = cookie}}) end
+  if step == 2 then
+    n = n + 1
+    local body = "_csrf=" .. csrf .. "&username=user" .. ((tid * 7 + n) % {users}) .. "%40example.com&password=Passw0rd%21&action=default"
+    return wrk.format("POST", location, {{["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie}}, body)
+  end
+  return wrk.format("POST", "/oauth/token", {{["Content-Type"] = "application/x-www-form-urlencoded"}},
+    "grant_type=authorization_code&client_id=bench-spa&code=" .. code .. "&redirect_uri={CALLBACK}&code_verifier={VERIFIER}")
+end
+function response(status, headers, body)
+  if status >= 400 then step = 0; return end
+  if step == 0 then location = headers["location"] or headers["Location"]; step = 1
+  elseif step == 1 then
+    local sc = headers["set-cookie"] or headers["Set-Cookie"]
+    if sc then cookie = string.match(sc, "^([^;]+)") end
+    csrf = string.match(body, 'name="_csrf" value="([^"]+)"')
+    csrf = csrf:gsub("&#x2f;", "%%2F"):gsub("%+", "%%2B"):gsub("=", "%%3D")
+    step = 2
+  elseif step == 2 then
+    code = string.match(headers["location"] or headers["Location"] or "", "code=([^&]+)")
+    step = 3
+  else step = 0 end
+end
+"#,
+            authorize = authorize_path("&prompt=login"),
+        );
+        let conns = workers * 4;
+        let b = alternate(
+            pid,
+            rounds,
+            window,
+            workers,
+            work,
+            &format!("{base}/"),
+            &script,
+            conns,
+            conns,
+        )
+        .await;
+        println!(
+            "raw cost of a login (1 argon2id verification + 2 RS256 signatures)/s ({workers} threads): {:.1}",
+            b.raw
+        );
+        println!(
+            "browser-style logins/s (4 requests each): {:.1}  request p50 {:.1} ms  p99 {:.1} ms",
+            b.load / 4.0,
+            b.p50_ms,
+            b.p99_ms
+        );
+        println!("  {} (per request; a login is 4)", b.cpu);
+        println!(
+            "ratio browser logins/s / raw login cost/s: {:.3} (windows {:.3}–{:.3})",
+            b.ratio / 4.0,
+            b.ratio_range.0 / 4.0,
+            b.ratio_range.1 / 4.0
+        );
+        let (_, peak) = rss_mib(pid);
+        println!("server RSS peak so far (through the browser logins): {peak:.1} MiB");
+    }
+    if run("silent") {
+        // 7. Silent authentication: prompt=none with a live session answers a code without a
+        // page (a session read and a code write; no hash, no signature).
+        let mut cookies = Vec::new();
+        for i in 0..users {
+            cookies.push(format!(
+                "\"{}\"",
+                browser_login(&base, &format!("user{i}@example.com")).await
+            ));
+        }
+        let script = format!(
+            r#"local cookies = {{{}}}
+local n = 0
+function request()
+  n = n % #cookies + 1
+  return wrk.format("GET", "{}", {{["Cookie"] = "auth0=" .. cookies[n]}})
+end
+function response(status, headers, body)
+  if status ~= 302 or not string.find(headers["location"] or headers["Location"] or "", "code=", 1, true) then
+    error("silent auth failed: " .. status)
+  end
+end
+"#,
+            cookies.join(","),
+            authorize_path("&prompt=none")
+        );
+        let w = wrk(
+            pid,
+            &format!("{base}/"),
+            &script,
+            1,
+            workers * 16,
+            o.seconds as f64,
+        )
+        .await;
+        println!(
+            "silent auth (prompt=none -> code)/s: {:.0}  p50 {:.2} ms  p99 {:.2} ms  p99/p50 {:.2}  (non-2xx/3xx: {})",
+            w.rate,
+            w.p50_ms,
+            w.p99_ms,
+            w.p99_ms / w.p50_ms.max(0.001),
+            w.non_2xx
         );
         println!("  {}", w.cpu);
     }

@@ -555,12 +555,16 @@ async fn default_connection(
     client: &Client,
 ) -> Result<String, AuthorizeError> {
     let usable = |c: &Connection| c.is_database() && c.enabled_clients.contains(&client.client_id);
-    let all = ctx.store.connections().await?;
     if let Some(dir) = &settings.default_directory
-        && all.iter().any(|c| &c.name == dir && usable(c))
+        && let Some((_, Some(c))) = ctx
+            .store
+            .client_with_connection(&client.client_id, dir)
+            .await?
+        && usable(&c)
     {
         return Ok(dir.clone());
     }
+    let all = ctx.store.connections().await?;
     all.iter()
         .find(|c| usable(c))
         .map(|c| c.name.clone())
@@ -613,8 +617,13 @@ pub async fn authorize(
             .and_then(|(_, c)| c)
             .is_some_and(|c| c.enabled_clients.contains(&client.client_id));
         if fresh && enabled {
+            let code = new_code(ctx, &request, &session, &user);
+            if let Some((_, stored)) = &code {
+                ctx.store.insert_code(stored).await?;
+            }
+            let code = code.map(|(value, _)| value);
             return Ok(Authorized::Answer(
-                answer(ctx, &request, &client, &session, &user).await?,
+                answer(ctx, &request, &client, &session, &user, code).await?,
             ));
         }
     }
@@ -644,13 +653,44 @@ pub async fn authorize(
     })
 }
 
-/// The answer for a logged-in user: a code, tokens, or both, as the response type asks.
+/// A new authorization code for the answer to `req` (when its response type asks for one):
+/// the value for the client and the stored form.
+fn new_code(
+    ctx: &Services,
+    req: &AuthRequest,
+    session: &Session,
+    user: &User,
+) -> Option<(String, AuthorizationCode)> {
+    req.response_type.code.then(|| {
+        let code = opaque_token();
+        let stored = AuthorizationCode {
+            code_hash: token_hash(&code),
+            client_id: req.client_id.clone(),
+            user_id: user.id.clone(),
+            session_hash: session.id_hash.clone(),
+            redirect_uri: req.reply.redirect_uri.clone(),
+            code_challenge: req.code_challenge.clone(),
+            scope: req.scopes.join(" "),
+            audience: req.audience.clone(),
+            nonce: req.nonce.clone(),
+            auth_time: session.auth_time,
+            sid: session.sid.clone(),
+            family_id: opaque_token(),
+            expires_at: ctx.clock.now_millis() + CODE_TTL_MS,
+        };
+        (code, stored)
+    })
+}
+
+/// The answer for a logged-in user: the code (already stored), tokens, or both, as the
+/// response type asks.
 async fn answer(
     ctx: &Services,
     req: &AuthRequest,
     client: &Client,
     session: &Session,
     user: &User,
+    code: Option<String>,
 ) -> Result<Answer, AuthorizeError> {
     let now = ctx.clock.now_secs();
     let issue = Issue {
@@ -668,25 +708,7 @@ async fn answer(
     };
     let mut params = Vec::new();
     let mut hashes = Vec::new();
-    if req.response_type.code {
-        let code = opaque_token();
-        ctx.store
-            .insert_code(&AuthorizationCode {
-                code_hash: token_hash(&code),
-                client_id: client.client_id.clone(),
-                user_id: user.id.clone(),
-                session_hash: session.id_hash.clone(),
-                redirect_uri: req.reply.redirect_uri.clone(),
-                code_challenge: req.code_challenge.clone(),
-                scope: req.scopes.join(" "),
-                audience: req.audience.clone(),
-                nonce: req.nonce.clone(),
-                auth_time: session.auth_time,
-                sid: session.sid.clone(),
-                family_id: opaque_token(),
-                expires_at: ctx.clock.now_millis() + CODE_TTL_MS,
-            })
-            .await?;
+    if let Some(code) = code {
         hashes.push(("c_hash", token::half_hash(&code)));
         params.push(("code", code));
     }
@@ -802,12 +824,15 @@ impl From<StoreError> for PageFailure {
     }
 }
 
-/// A new session for `user`, replacing the browser's previous one; returns the cookie value.
-async fn start_session(
+/// Ends the transaction and answers the client for the user now logged in, with a new
+/// session replacing the browser's previous one (one write for the session, the transaction
+/// and the code).
+async fn finish(
     ctx: &Services,
+    tx: &Transaction,
     user: &User,
-    previous: Option<&str>,
-) -> Result<(String, Session), StoreError> {
+    previous_session: Option<&str>,
+) -> Result<Answer, PageFailure> {
     let cookie = opaque_token();
     let now = ctx.clock.now_millis();
     let session = Session {
@@ -818,22 +843,17 @@ async fn start_session(
         created_at: now,
         last_seen: now,
     };
+    let code = new_code(ctx, &tx.request, &session, user);
     ctx.store
-        .create_session(&session, previous.map(token_hash).as_deref())
+        .complete_login(
+            &session,
+            previous_session.map(token_hash).as_deref(),
+            &token_hash(&tx.state),
+            code.as_ref().map(|(_, stored)| stored),
+        )
         .await?;
-    Ok((cookie, session))
-}
-
-/// Ends the transaction and answers the client for the user now logged in.
-async fn finish(
-    ctx: &Services,
-    tx: &Transaction,
-    user: &User,
-    previous_session: Option<&str>,
-) -> Result<Answer, PageFailure> {
-    let (cookie, session) = start_session(ctx, user, previous_session).await?;
-    ctx.store.end_transaction(&token_hash(&tx.state)).await?;
-    let mut answer = answer(ctx, &tx.request, &tx.client, &session, user).await?;
+    let code = code.map(|(value, _)| value);
+    let mut answer = answer(ctx, &tx.request, &tx.client, &session, user, code).await?;
     answer.new_session = Some(cookie);
     Ok(answer)
 }

@@ -254,12 +254,15 @@ pub enum Redeemed {
 /// Sessions and login transactions (a validated `/authorize` request waiting at a page).
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Stores `session`, deleting the session `replaces` (the browser's previous one) in the
-    /// same transaction: each login gets a new id.
-    async fn create_session(
+    /// A login on a hosted page, in one transaction: stores `session`, deletes the browser's
+    /// previous session `replaces` (each login gets a new id) and the finished login
+    /// transaction, and stores the authorization code the answer carries, if any.
+    async fn complete_login(
         &self,
         session: &Session,
         replaces: Option<&str>,
+        transaction: &str,
+        code: Option<&AuthorizationCode>,
     ) -> Result<(), StoreError>;
 
     /// A session with its user.
@@ -279,8 +282,6 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// A transaction's stored request, if it exists and has not expired by `now`.
     async fn transaction(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError>;
-
-    async fn end_transaction(&self, id_hash: &str) -> Result<(), StoreError>;
 
     /// Deletes sessions created before `created_before` or idle since before `idle_before`,
     /// transactions and codes expired by `now`; returns how many rows went.

@@ -8,33 +8,32 @@ use super::rows::{CODE_COLUMNS, CodeWithUserRow, USER_COLUMNS};
 use super::writer::Stmt;
 use crate::domain::store::{AuthorizationCode, CodeStore, Redeemed, StoreError};
 
+/// The statement that stores a code (a login on a page stores it with its session).
+pub(super) fn insert_code(c: &AuthorizationCode) -> Stmt {
+    Stmt::new(
+        "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_hash, \
+         redirect_uri, code_challenge, scope, audience, nonce, auth_time, sid, family_id, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .text(c.code_hash.clone())
+    .text(c.client_id.clone())
+    .text(c.user_id.clone())
+    .text(c.session_hash.clone())
+    .text(c.redirect_uri.clone())
+    .text(c.code_challenge.clone())
+    .text(c.scope.clone())
+    .text(c.audience.clone())
+    .text(c.nonce.clone())
+    .int(c.auth_time)
+    .text(c.sid.clone())
+    .text(c.family_id.clone())
+    .int(c.expires_at)
+}
+
 #[async_trait]
 impl CodeStore for SqlStore {
     async fn insert_code(&self, c: &AuthorizationCode) -> Result<(), StoreError> {
-        self.writes
-            .run(vec![
-                Stmt::new(
-                    "INSERT INTO authorization_codes (code_hash, client_id, user_id, \
-                     session_hash, redirect_uri, code_challenge, scope, audience, nonce, \
-                     auth_time, sid, family_id, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .text(c.code_hash.clone())
-                .text(c.client_id.clone())
-                .text(c.user_id.clone())
-                .text(c.session_hash.clone())
-                .text(c.redirect_uri.clone())
-                .text(c.code_challenge.clone())
-                .text(c.scope.clone())
-                .text(c.audience.clone())
-                .text(c.nonce.clone())
-                .int(c.auth_time)
-                .text(c.sid.clone())
-                .text(c.family_id.clone())
-                .int(c.expires_at),
-            ])
-            .await
-            .map(|_| ())
+        self.writes.run(vec![insert_code(c)]).await.map(|_| ())
     }
 
     async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {

@@ -4,16 +4,23 @@
 
 use async_trait::async_trait;
 
+use super::codes::insert_code;
 use super::rows::{SESSION_COLUMNS, SessionWithUserRow, USER_COLUMNS};
 use super::writer::Stmt;
 use super::{SqlStore, backend};
-use crate::domain::store::{Session, SessionStore, StoreError};
+use crate::domain::store::{AuthorizationCode, Session, SessionStore, StoreError};
 use crate::domain::user::User;
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create_session(&self, s: &Session, replaces: Option<&str>) -> Result<(), StoreError> {
-        let mut stmts = Vec::with_capacity(2);
+    async fn complete_login(
+        &self,
+        s: &Session,
+        replaces: Option<&str>,
+        transaction: &str,
+        code: Option<&AuthorizationCode>,
+    ) -> Result<(), StoreError> {
+        let mut stmts = Vec::with_capacity(4);
         if let Some(old) = replaces {
             stmts.push(Stmt::new("DELETE FROM sessions WHERE id_hash = $1").text(old.to_owned()));
         }
@@ -29,6 +36,13 @@ impl SessionStore for SqlStore {
             .int(s.created_at)
             .int(s.last_seen),
         );
+        stmts.push(
+            Stmt::new("DELETE FROM login_transactions WHERE id_hash = $1")
+                .text(transaction.to_owned()),
+        );
+        if let Some(c) = code {
+            stmts.push(insert_code(c));
+        }
         self.writes.run(stmts).await.map(|_| ())
     }
 
@@ -94,16 +108,6 @@ impl SessionStore for SqlStore {
             )
             .await?;
         Ok(row.map(|(r,)| r))
-    }
-
-    async fn end_transaction(&self, id_hash: &str) -> Result<(), StoreError> {
-        self.writes
-            .run(vec![
-                Stmt::new("DELETE FROM login_transactions WHERE id_hash = $1")
-                    .text(id_hash.to_owned()),
-            ])
-            .await
-            .map(|_| ())
     }
 
     async fn purge_sessions(

@@ -789,12 +789,17 @@ end
             cookies.join(","),
             authorize_path("&prompt=none")
         );
+        // LATCHKEY_BENCH_CONNECTIONS: how many browsers at once (default 16 per core).
+        let conns = std::env::var("LATCHKEY_BENCH_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(workers * 16);
         let w = wrk(
             pid,
             &format!("{base}/"),
             &script,
             1,
-            workers * 16,
+            conns,
             o.seconds as f64,
         )
         .await;

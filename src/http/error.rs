@@ -38,12 +38,16 @@ fn render(failure: Option<&Failure>, status: StatusCode, body: Value) -> Respons
 pub enum Family {
     DbConnections,
     OAuth,
+    /// The browser-facing endpoints: HTML.
+    Page,
 }
 
 impl Family {
     pub fn of(path: &str) -> Self {
         if path.starts_with("/dbconnections/") {
             Family::DbConnections
+        } else if path == "/authorize" || path.starts_with("/u/") || path.ends_with("/logout") {
+            Family::Page
         } else {
             Family::OAuth
         }
@@ -53,11 +57,21 @@ impl Family {
         match self {
             Family::DbConnections => DbConnectionsError::Body(e).into_response(),
             Family::OAuth => OAuthError::Body(e).into_response(),
+            Family::Page => {
+                let view = HtmlError::Body(e).view();
+                super::pages::plain_error_page(view.status, &view.description)
+            }
         }
     }
 
     /// 503: the request took longer than the request timeout.
     pub fn timed_out(self) -> Response {
+        if self == Family::Page {
+            return super::pages::plain_error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request took too long. Please try again.",
+            );
+        }
         let (status, body) = self.timed_out_body();
         (status, Json(body)).into_response()
     }
@@ -71,7 +85,7 @@ impl Family {
                 "temporarily_unavailable",
                 json!(TEXT),
             ),
-            Family::OAuth => oauth(
+            Family::OAuth | Family::Page => oauth(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 TEXT,
@@ -821,6 +835,113 @@ mod tests {
             b.to_string(),
             r#"{"error":"temporarily_unavailable","error_description":"The request took too long"}"#
         );
+    }
+
+    #[test]
+    fn every_page_error_maps_to_its_status() {
+        use crate::domain::authorize::{AuthorizeError as A, PageError as P, ReplyError};
+        let status = |e: HtmlError| e.view().status.as_u16();
+        for p in [
+            P::Invalid(Invalid::new("client_id", Rule::Required)),
+            P::UnknownClient,
+            P::RedirectUri("x".into()),
+            P::WebOrigin("x".into()),
+            P::Transaction,
+            P::NoConnection,
+            P::LogoutUrl("x".into()),
+        ] {
+            assert_eq!(status(p.into()), 400);
+        }
+        assert_eq!(status(P::Csrf.into()), 403);
+        assert_eq!(status(BodyError::TooLarge.into()), 400);
+        let reply = crate::domain::authorize::Reply {
+            redirect_uri: "x".into(),
+            mode: crate::domain::authorize::ResponseMode::Query,
+            state: None,
+        };
+        let e = A::Reply(
+            Box::new(reply),
+            ReplyError {
+                error: "invalid_request",
+                description: "d".into(),
+            },
+        );
+        assert_eq!(status(e.into()), 400);
+        assert_eq!(status(Failure::Overloaded.into()), 429);
+        let failed = HtmlError::from(store_failure());
+        assert_eq!(failed.view().status, 500);
+        // The cause stays out of the page.
+        assert!(!failed.view().description.contains("hunter2"));
+        assert_eq!(
+            HtmlError::from(P::RedirectUri("https://evil.example/".into()))
+                .view()
+                .description,
+            "The redirect_uri https://evil.example/ is not in the application's list of allowed callback URLs."
+        );
+    }
+
+    #[test]
+    fn every_form_error_is_worded_on_its_field() {
+        use crate::domain::authorize::FormError as F;
+        let view = |e: F| {
+            let v = form_error_view(&e);
+            (v.field, v.text, v.status.as_u16())
+        };
+        assert_eq!(
+            view(F::Login(TokenError::WrongCredentials)),
+            ("password", "Wrong email or password.".into(), 403)
+        );
+        assert_eq!(
+            view(F::Login(TokenError::TooManyAttempts)),
+            (
+                "password",
+                "Your account has been blocked after multiple consecutive login attempts.".into(),
+                429
+            )
+        );
+        assert_eq!(
+            view(F::Login(TokenError::UserBlocked)),
+            ("password", "Your account has been blocked.".into(), 401)
+        );
+        assert_eq!(
+            view(F::Invalid(Invalid::new("username", Rule::Required))),
+            (
+                "username",
+                "Please enter your email address or username.".into(),
+                400
+            )
+        );
+        assert_eq!(
+            view(F::Invalid(Invalid::new("email", Rule::Email))),
+            ("email", "Please enter a valid email address.".into(), 400)
+        );
+        assert_eq!(
+            view(F::Signup(SignupError::UserExists)),
+            ("email", "The user already exists.".into(), 400)
+        );
+        assert_eq!(
+            view(F::Signup(SignupError::UsernameExists)),
+            ("username", "The username already exists.".into(), 400)
+        );
+        assert_eq!(
+            view(F::Signup(SignupError::PasswordDictionary)),
+            (
+                "password",
+                "Password is not allowed, it might be too common.".into(),
+                400
+            )
+        );
+        assert_eq!(view(F::Signup(SignupError::SignupDisabled)).2, 403);
+        assert_eq!(view(F::Signup(SignupError::UnknownClient)).2, 400);
+    }
+
+    #[test]
+    fn page_paths_answer_early_errors_in_html() {
+        for path in ["/authorize", "/u/login", "/v2/logout", "/oidc/logout"] {
+            assert_eq!(Family::of(path), Family::Page, "{path}");
+        }
+        let r = Family::Page.body_error(BodyError::TooLarge);
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     }
 
     #[test]

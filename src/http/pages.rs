@@ -238,6 +238,21 @@ pub fn html_response(status: StatusCode, html: String, nonce: &str, csp: &Csp) -
     response
 }
 
+/// An error page without the tenant's branding, for answers given before any handler runs
+/// (an oversize body, a time-out).
+pub fn plain_error_page(status: StatusCode, description: &str) -> Response {
+    let nonce = opaque_token();
+    let escaped = description
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title></head>\
+         <body><h1>Something went wrong</h1><p role=\"alert\">{escaped}</p></body></html>"
+    );
+    html_response(status, html, &nonce, &Csp::page())
+}
+
 /// What every page response carries: HTML, never cached, never sniffed, no referrer (page
 /// URLs carry `state`, and redirects carry codes and tokens).
 pub fn set_page_headers(h: &mut HeaderMap) {

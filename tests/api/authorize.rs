@@ -1134,7 +1134,64 @@ async fn two_instances_share_sessions(backend: Backend) {
     assert!(location(&browser.authorize(&refs(&silent)).await).contains("error=login_required"));
 }
 
+async fn pages_carry_the_tenants_branding(backend: Backend) {
+    let tenant = crate::helpers::TENANT.replace(
+        "  friendly_name: Test\n",
+        "  friendly_name: Acme\n  logo_url: https://cdn.acme.example/logo.png\n  primary_color: \"#ffd43b\"\n  page_background: \"#101820\"\n",
+    );
+    let app = crate::helpers::spawn_with(backend, Options::tenant(tenant)).await;
+    let b = Browser::new(&app);
+    let (page, html) = b.page(&refs(&code_params("s"))).await;
+    assert!(
+        html.contains(r#"<img class="logo" src="https://cdn.acme.example/logo.png" alt="Acme">"#),
+        "{html}"
+    );
+    assert!(html.contains("--primary: #ffd43b;") && html.contains("--page: #101820;"));
+    // Dark text on a light primary colour.
+    assert!(html.contains("--on-primary: #000000;"));
+    assert!(html.contains("<title>Log in | Acme</title>"));
+    let csp = b.get(&page).await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("img-src 'self' data: https://cdn.acme.example;"),
+        "{csp}"
+    );
+    // A colour that is not one is refused at start, with the file's line.
+    let bad = crate::helpers::TENANT.replace(
+        "  friendly_name: Test\n",
+        "  friendly_name: Test\n  primary_color: red;}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let url = database_url(backend, &dir).await;
+    let args = latchkey::cli::ServeArgs::parse_from_args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--tenant-file",
+        path.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = latchkey::startup::Application::build(
+        args.config(),
+        latchkey::startup::Dependencies::default(),
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.ends_with("tenant.primary_color must be #rgb or #rrggbb, got \"red;}\""),
+        "{err}"
+    );
+}
+
 both_stores!(
+    pages_carry_the_tenants_branding,
     code_flow_logs_in_once_per_code,
     codes_are_bound_to_verifier_client_and_redirect_uri,
     a_confidential_client_exchanges_with_basic_auth,

@@ -25,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -35,6 +35,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "${pg_db:-}" ]; then psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -185,6 +186,33 @@ curl --silent --cacert "$work/cert.pem" --output /dev/null --url "https://$domai
   --data "{\"client_id\":\"sdk-oidc-client\",\"email\":\"$oidc_user\",\"password\":\"Passw0rd!\",\"connection\":\"Username-Password-Authentication\"}"
 run openid-client env LK_DOMAIN="$domain" LK_EMAIL="$oidc_user" NODE_EXTRA_CA_CERTS="$work/cert.pem" \
   node "$sdk/node/oidc_client.mjs"
+
+# Two more instances, on one PostgreSQL database, with the same tenant: a login through one,
+# silent auth and logout through the other.
+pg=${LATCHKEY_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+pg_db="lk_sdk_$(date +%s)_$$"
+if command -v psql >/dev/null && psql "$pg/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null 2>&1; then
+  for i in a b; do
+    ./target/debug/latchkey serve --listen 127.0.0.1:0 --database-url "$pg/$pg_db" \
+      --tenant-file "$work/tenant.yaml" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
+      --log-format json >"$work/pg-$i.out" 2>>"$work/latchkey.log" &
+    pids+=($!)
+    # B starts once A listens (concurrent starts are safe, and tested in tests/api).
+    await_line "$work/pg-$i.out" 'listening on' >/dev/null
+  done
+  pg_a=$(grep -o 'https://[0-9.:]*' "$work/pg-a.out" | head -1)
+  pg_b=$(grep -o 'https://[0-9.:]*' "$work/pg-b.out" | head -1)
+  two_user="two-$(date +%s%N)@example.com"
+  curl --silent --cacert "$work/cert.pem" --output /dev/null --url "$pg_a/dbconnections/signup" \
+    --header 'content-type: application/json' \
+    --data "{\"client_id\":\"sdk-oidc-client\",\"email\":\"$two_user\",\"password\":\"Passw0rd!\",\"connection\":\"Username-Password-Authentication\"}"
+  run two-instances env LK_A="$pg_a" LK_B="$pg_b" LK_EMAIL="$two_user" NODE_EXTRA_CA_CERTS="$work/cert.pem" \
+    node "$sdk/node/two_instances.mjs"
+elif [ "${LATCHKEY_REQUIRE_POSTGRES:-0}" = 1 ]; then
+  echo "  FAIL two-instances: no PostgreSQL at $pg"; failed=$((failed + 1))
+else
+  echo "  skip two-instances: no PostgreSQL at $pg (set LATCHKEY_TEST_POSTGRES)"
+fi
 
 if grep -q 'Passw0rd!' "$work/latchkey.log"; then
   echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))

@@ -101,6 +101,24 @@ pub fn all_grant_types() -> Vec<String> {
     .to_vec()
 }
 
+/// The grant types Auth0 defines for a client: a tenant file copied from Auth0 may list any of
+/// them (those latchkey does not serve are never used); anything else is a typo.
+const AUTH0_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+    "http://auth0.com/oauth/grant-type/passwordless/otp",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:openid:params:grant-type:ciba",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+];
+
 pub fn random_token(len: usize) -> String {
     rand::rngs::OsRng
         .sample_iter(&Alphanumeric)
@@ -226,6 +244,21 @@ pub fn load(
                     ),
                 ));
             }
+        }
+        if let Some(unknown) = spec
+            .grant_types
+            .iter()
+            .flatten()
+            .find(|g| !AUTH0_GRANT_TYPES.contains(&g.as_str()))
+        {
+            return Err(err(
+                line_of(&text, unknown).or(at),
+                format!(
+                    "client {:?}: unknown grant type {unknown:?} (Auth0's names: {})",
+                    spec.name,
+                    AUTH0_GRANT_TYPES.join(", ")
+                ),
+            ));
         }
         for url in spec.callbacks.iter().chain(&spec.allowed_logout_urls) {
             // Native apps' callbacks may use their own schemes; a `*` may stand for one
@@ -444,6 +477,45 @@ connections:
             e.message
         );
         assert!(e.to_string().contains("tenant.yaml:13: "), "{e}");
+    }
+
+    #[test]
+    fn grant_types_callbacks_and_branding_are_checked() {
+        let with_client = |extra: &str| {
+            load_str(&GOOD.replace(
+                "    web_origins: [\"http://localhost:5173\"]\n",
+                &format!("    web_origins: [\"http://localhost:5173\"]\n{extra}"),
+            ))
+        };
+        let e = with_client("    grant_types: [authorisation_code]\n").unwrap_err();
+        assert_eq!(e.line, Some(8));
+        assert!(
+            e.message
+                .contains("unknown grant type \"authorisation_code\""),
+            "{e}"
+        );
+        // Auth0's own names are all accepted, served or not.
+        let t = with_client(
+            "    grant_types: [implicit, \"urn:ietf:params:oauth:grant-type:device_code\"]\n",
+        );
+        assert!(t.is_ok(), "{:?}", t.err());
+        let e = with_client("    callbacks: [\"not a url\"]\n").unwrap_err();
+        assert!(
+            e.message.contains("\"not a url\" is not an absolute URL"),
+            "{e}"
+        );
+        assert!(
+            with_client("    callbacks: [\"https://*.example.com/cb\", \"com.app://cb\"]\n")
+                .is_ok()
+        );
+        let e =
+            load_str(&GOOD.replace("tenant:\n", "tenant:\n  session_lifetime: 0\n")).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(
+            e.message
+                .contains("tenant.session_lifetime must be 0 < hours <= 8760"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -263,10 +263,21 @@ pub fn load(
         for url in spec.callbacks.iter().chain(&spec.allowed_logout_urls) {
             // Native apps' callbacks may use their own schemes; a `*` may stand for one
             // subdomain label, as in Auth0.
-            if url::Url::parse(&url.replacen("*.", "wildcard.", 1)).is_err() {
+            let parsed = url::Url::parse(&url.replacen("*.", "wildcard.", 1));
+            let problem = match &parsed {
+                Err(_) => Some("is not an absolute URL"),
+                // Browsers run these instead of navigating to them.
+                Ok(u) if matches!(u.scheme(), "javascript" | "data" | "vbscript" | "file") => {
+                    Some("has a scheme no redirect may use")
+                }
+                // RFC 6749 §3.1.2: the answer's parameters may themselves be a fragment.
+                Ok(u) if u.fragment().is_some() => Some("must not have a fragment"),
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
                 return Err(err(
                     line_of(&text, url),
-                    format!("client {:?}: {url:?} is not an absolute URL", spec.name),
+                    format!("client {:?}: {url:?} {problem}", spec.name),
                 ));
             }
         }

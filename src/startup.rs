@@ -143,6 +143,7 @@ impl Application {
             services: services.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
             pages: crate::http::pages::Pages::new(issuer.starts_with("https://")),
+            reset_limiter: crate::http::change_password::limiter(),
         });
         let router = http::router(
             state,
@@ -268,6 +269,9 @@ impl Application {
             }
         }
         housekeeping.abort();
+        // Emails queued after their requests' answers are written before the store closes.
+        self.services.background.close();
+        self.services.background.wait().await;
         self.store.close().await;
         Ok(())
     }

@@ -485,6 +485,14 @@ fn token() -> impl Strategy<Value = Case> {
     grants.prop_flat_map(|valid| case("/oauth/token", Method::POST, valid))
 }
 
+fn change_password() -> impl Strategy<Value = Case> {
+    case(
+        "/dbconnections/change_password",
+        Method::POST,
+        json!({"client_id": CLIENT, "email": "a@example.com", "connection": CONN}),
+    )
+}
+
 fn revoke() -> impl Strategy<Value = Case> {
     case(
         "/oauth/revoke",
@@ -567,6 +575,7 @@ fuzz_tests!(
     signup => super::signup(),
     token => super::token(),
     revoke => super::revoke(),
+    change_password => super::change_password(),
     userinfo => super::userinfo(),
     authorize => super::authorize(),
     pages => super::pages(),

@@ -8,7 +8,9 @@ pub mod authorize;
 pub mod claims;
 pub mod error;
 pub mod keys;
+pub mod management;
 pub mod password_policy;
+pub mod password_reset;
 pub mod ports;
 pub mod signup;
 pub mod store;
@@ -33,6 +35,8 @@ pub struct Services {
     pub issuer: String,
     /// The issuer's origin (scheme://host:port); pages served from it may always call the API.
     pub own_origin: String,
+    /// Work that outlives its request (queuing an email after the answer), awaited at shutdown.
+    pub background: tokio_util::task::TaskTracker,
     userinfo_audience: String,
     management_audience: String,
 }
@@ -56,6 +60,7 @@ impl Services {
             management_audience: format!("{issuer}api/v2/"),
             issuer: issuer.to_owned(),
             own_origin: own_origin.to_owned(),
+            background: tokio_util::task::TaskTracker::new(),
         }
     }
 

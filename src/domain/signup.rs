@@ -124,7 +124,7 @@ fn check_username(
 }
 
 /// The connection's password rules after the strength level: dictionary, then personal info.
-fn check_password_options(
+pub(super) fn check_password_options(
     connection: &Connection,
     input: &SignupInput,
     username: Option<&str>,

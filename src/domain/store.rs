@@ -1,5 +1,5 @@
 //! The storage contract the domain relies on, one trait per area (tenant, users, tokens, keys,
-//! sessions, authorization codes); `crate::store` implements them all over SQLite and
+//! sessions, authorization codes, tickets and the outbox); `crate::store` implements them all over SQLite and
 //! PostgreSQL.
 
 use std::sync::Arc;
@@ -302,6 +302,77 @@ pub trait CodeStore: Send + Sync + 'static {
     async fn redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError>;
 }
 
+/// A single-use link (password reset, email verification), by the hash of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub id_hash: String,
+    pub kind: String,
+    pub user_id: String,
+    pub result_url: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An email waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub created_at: i64,
+}
+
+/// A password reset through a ticket, applied in one transaction and only if the ticket is
+/// still unused and unexpired at `now`.
+#[derive(Debug)]
+pub struct PasswordReset<'a> {
+    pub ticket_hash: &'a str,
+    pub user_id: &'a str,
+    pub new_hash: &'a str,
+    pub now: i64,
+    /// The brute-force counters to clear: the user's connection and identifier hashes.
+    pub connection: &'a str,
+    pub identifiers: &'a [String],
+}
+
+/// Tickets and the outbox.
+#[async_trait]
+pub trait TicketStore: Send + Sync + 'static {
+    /// Stores a ticket and the email that carries it, together.
+    async fn insert_ticket(&self, ticket: &Ticket, email: &OutboxMessage)
+    -> Result<(), StoreError>;
+
+    /// A ticket of `kind` with its user, if unused and unexpired at `now`.
+    async fn ticket(
+        &self,
+        id_hash: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<Option<(Ticket, User)>, StoreError>;
+
+    /// The user's newest `n` password hashes (the current one first).
+    async fn recent_password_hashes(
+        &self,
+        user_id: &str,
+        n: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Uses the ticket and sets the password (history, `last_password_reset`), clearing the
+    /// user's brute-force counters and ending their sessions and refresh tokens; `Ok(false)`
+    /// when the ticket was used or expired meanwhile (nothing changes then).
+    async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<bool, StoreError>;
+
+    /// Outbox messages, newest first, to `recipient` when given.
+    async fn outbox(
+        &self,
+        recipient: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+}
+
 /// Signing keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -318,8 +389,11 @@ pub trait KeyStore: Send + Sync + 'static {
 
 /// The whole store, as the application holds it (`Arc<dyn Store>` upcasts to each area).
 pub trait Store:
-    TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore
+    TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore + TicketStore
 {
 }
 
-impl<T: TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore> Store for T {}
+impl<T> Store for T where
+    T: TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore + TicketStore
+{
+}

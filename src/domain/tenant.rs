@@ -171,6 +171,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "delete:roles",
     "read:client_grants",
     "create:users_imports",
+    // latchkey's own: the outbox read (`GET /api/v2/emails`).
+    "read:emails",
 ];
 
 /// Scopes of OpenID Connect itself, which every user-facing token may carry.

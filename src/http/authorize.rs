@@ -17,7 +17,7 @@ use super::AppState;
 use super::body::{BodyError, Fields};
 use super::error::{HtmlError, form_error_view};
 use super::input;
-use super::pages::{Brand, Csp, csp_source, session_cookie};
+use super::pages::{Brand, Csp, checklist, csp_source, session_cookie};
 use crate::domain::authorize::{
     self, Answer, Authorized, FormError, LoginForm, PageError, PageFailure, ResponseMode, Screen,
     SignupForm, Transaction, origin_of,
@@ -36,7 +36,8 @@ async fn error_page(state: &AppState, e: impl Into<HtmlError>) -> Response {
     state.pages.error_page(&brand, &e.into())
 }
 
-fn redirect(location: &str) -> Response {
+/// A `302` to `location`, never cached, with no referrer.
+pub fn redirect_to(location: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -67,11 +68,11 @@ fn deliver(state: &AppState, brand: &Brand, answer: &Answer) -> Response {
             } else {
                 '?'
             };
-            redirect(&format!("{}{sep}{}", reply.redirect_uri, encoded()))
+            redirect_to(&format!("{}{sep}{}", reply.redirect_uri, encoded()))
         }
         ResponseMode::Fragment => {
             let base = reply.redirect_uri.split('#').next().unwrap_or_default();
-            redirect(&format!("{base}#{}", encoded()))
+            redirect_to(&format!("{base}#{}", encoded()))
         }
         ResponseMode::FormPost => {
             let csp = Csp {
@@ -142,7 +143,7 @@ pub async fn authorize_handler(
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("state", &tx)
                 .finish();
-            redirect(&format!("/u/{page}?{q}"))
+            redirect_to(&format!("/u/{page}?{q}"))
         }
         Err(e) => match e.into_answer() {
             Ok(answer) => deliver(&state, &brand, &answer),
@@ -160,32 +161,6 @@ fn page_state(query: Option<&str>) -> Result<Option<String>, HtmlError> {
 async fn open(state: &AppState, query: Option<&str>) -> Result<Transaction, HtmlError> {
     let s = page_state(query)?;
     Ok(authorize::transaction(&state.services, s.as_deref()).await?)
-}
-
-/// A rule of the checklist as the template reads it.
-fn checklist(tx: &Transaction, password: Option<&str>) -> Value {
-    let rules = tx
-        .connection
-        .options
-        .policy()
-        .checklist(password.unwrap_or_default());
-    let mark = |ok: bool| match password {
-        None => "",
-        Some(_) if ok => "met",
-        Some(_) => "unmet",
-    };
-    Value::Array(
-        rules
-            .into_iter()
-            .map(|r| {
-                json!({
-                    "text": r.text,
-                    "state": mark(r.verified),
-                    "items": r.items.into_iter().map(|(text, ok)| json!({"text": text, "state": mark(ok)})).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
 }
 
 /// What a form page shows: the values typed so far (never the password) and the error.
@@ -242,7 +217,7 @@ fn form_page(
         identifier_label => if opts.requires_username { "Username or email address" } else { "Email address" },
         signup_allowed => !opts.disable_signup,
         disabled => opts.disable_signup,
-        policy => checklist(tx, shown.password.as_deref()),
+        policy => checklist(&tx.connection.options.policy(), shown.password.as_deref()),
         error => error,
     };
     let name = match screen {
@@ -434,7 +409,7 @@ async fn logout(state: AppState, query: Option<String>, jar: CookieJar, oidc: bo
         Ok(target) => {
             let jar = state.pages.clear_session(jar);
             let page = match target {
-                Some(url) => redirect(&url),
+                Some(url) => redirect_to(&url),
                 None => {
                     let mut csp = Csp::page();
                     csp.images = brand.image_source();

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use super::body::BodyError;
 use crate::domain::authorize::{AuthorizeError, FormError, PageError};
 use crate::domain::error::{Failure, Invalid, Rule, chain};
+use crate::domain::management::ManagementError;
+use crate::domain::password_reset::ResetError;
 use crate::domain::signup::{ConnectionError, SignupError, USERNAME_SPECIALS, UsernameRule};
 use crate::domain::token::TokenError;
 use crate::domain::userinfo::UserinfoError;
@@ -104,6 +106,8 @@ pub enum DbConnectionsError {
     Body(#[from] BodyError),
     #[error(transparent)]
     Signup(#[from] SignupError),
+    #[error(transparent)]
+    Reset(#[from] ResetError),
 }
 
 fn envelope(status: StatusCode, name: &str, code: &str, description: Value) -> (StatusCode, Value) {
@@ -249,18 +253,42 @@ fn signup_body(e: &SignupError) -> (StatusCode, Value) {
     }
 }
 
+/// `change_password`'s refusals, as signup words the same cases; the page's own errors (a
+/// mismatch, history, an expired link) never reach this envelope.
+fn reset_body(e: &ResetError) -> (StatusCode, Value) {
+    match e {
+        ResetError::Invalid(i) => signup_body(&SignupError::Invalid(i.clone())),
+        ResetError::UnknownClient => signup_body(&SignupError::UnknownClient),
+        ResetError::Connection(c) => signup_body(&SignupError::Connection(*c)),
+        ResetError::OriginNotAllowed => signup_body(&SignupError::OriginNotAllowed),
+        ResetError::RateLimited => envelope(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsError",
+            "too_many_requests",
+            json!("Too many requests, please try again later"),
+        ),
+        ResetError::Failure(f) => dbconnections_failure(f),
+        ResetError::Expired
+        | ResetError::Mismatch
+        | ResetError::Password(_)
+        | ResetError::History => bad_request("invalid_request", "Invalid request"),
+    }
+}
+
 impl DbConnectionsError {
     /// Status and body.
     pub fn body(&self) -> (StatusCode, Value) {
         match self {
             DbConnectionsError::Body(e) => dbconnections_body_error(e),
             DbConnectionsError::Signup(e) => signup_body(e),
+            DbConnectionsError::Reset(e) => reset_body(e),
         }
     }
 
     fn failure(&self) -> Option<&Failure> {
         match self {
-            DbConnectionsError::Signup(SignupError::Failure(f)) => Some(f),
+            DbConnectionsError::Signup(SignupError::Failure(f))
+            | DbConnectionsError::Reset(ResetError::Failure(f)) => Some(f),
             _ => None,
         }
     }
@@ -461,6 +489,53 @@ impl IntoResponse for OAuthError {
             );
         }
         response
+    }
+}
+
+// ---- Management API ----
+
+/// A Management API error: `{"statusCode","error","message","errorCode"}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ManagementApiError(#[from] pub ManagementError);
+
+impl ManagementApiError {
+    pub fn body(&self) -> (StatusCode, Value) {
+        let m = |status: StatusCode, message: &str, code: &str| {
+            (
+                status,
+                json!({"statusCode": status.as_u16(), "error": status.canonical_reason().unwrap_or_default(), "message": message, "errorCode": code}),
+            )
+        };
+        match &self.0 {
+            ManagementError::Unauthorized(why) => m(StatusCode::UNAUTHORIZED, why, "invalid_token"),
+            ManagementError::InsufficientScope(scope) => m(
+                StatusCode::FORBIDDEN,
+                &format!("Insufficient scope, expected any of: {scope}"),
+                "insufficient_scope",
+            ),
+            ManagementError::Failure(Failure::Overloaded) => m(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests, please try again later",
+                "too_many_requests",
+            ),
+            ManagementError::Failure(_) => m(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                "internal_error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ManagementApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.body();
+        let failure = match &self.0 {
+            ManagementError::Failure(f) => Some(f),
+            _ => None,
+        };
+        render(failure, status, body)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod body;
+pub mod change_password;
 pub mod discovery;
 pub mod error;
 pub mod input;
@@ -42,6 +43,8 @@ pub struct App {
     pub trust_forwarded_for: bool,
     /// Templates and cookie settings of the hosted pages.
     pub pages: pages::Pages,
+    /// change_password requests per (IP, email), on this instance.
+    pub reset_limiter: governor::DefaultKeyedRateLimiter<String>,
 }
 
 /// Request limits.
@@ -194,6 +197,14 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/dbconnections/signup", post(signup::signup_handler))
+        .route(
+            "/dbconnections/change_password",
+            post(change_password::change_password_handler),
+        )
+        .route(
+            "/u/reset-password",
+            get(change_password::reset_page).post(change_password::reset_post),
+        )
         .route("/oauth/token", post(oauth::token_handler))
         .route("/oauth/revoke", post(oauth::revoke_handler))
         .route(
@@ -210,6 +221,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             get(authorize::signup_page).post(authorize::signup_post),
         )
         .route("/v2/logout", get(authorize::logout_v2))
+        .route("/api/v2/emails", get(change_password::emails_handler))
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/.well-known/jwks.json", get(discovery::jwks_handler))
         .route(

@@ -12,6 +12,7 @@ use minijinja::{Environment, Value, context};
 use super::error::{HtmlError, PageErrorView};
 use crate::domain::claims::opaque_token;
 use crate::domain::error::chain;
+use crate::domain::password_policy::Policy;
 use crate::domain::tenant::{TenantSettings, valid_color};
 
 /// The session cookie, as Auth0 names it, and its twin without `SameSite` for browsers that
@@ -36,6 +37,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "web_message.html",
         include_str!("../../templates/web_message.html"),
     ),
+    (
+        "reset_password.html",
+        include_str!("../../templates/reset_password.html"),
+    ),
+    ("message.html", include_str!("../../templates/message.html")),
 ];
 
 const DEFAULT_PRIMARY: &str = "#3b5bdb";
@@ -343,6 +349,30 @@ fn luminance(hex: &str) -> f64 {
     0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
 }
 
+/// A password policy as the pages' checklist reads it; with the password a form refused,
+/// each rule marked met or unmet.
+pub fn checklist(policy: &Policy, password: Option<&str>) -> serde_json::Value {
+    use serde_json::json;
+    let mark = |ok: bool| match password {
+        None => "",
+        Some(_) if ok => "met",
+        Some(_) => "unmet",
+    };
+    serde_json::Value::Array(
+        policy
+            .checklist(password.unwrap_or_default())
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "text": r.text,
+                    "state": mark(r.verified),
+                    "items": r.items.into_iter().map(|(text, ok)| json!({"text": text, "state": mark(ok)})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The browser's session cookie (either twin).
 pub fn session_cookie(jar: &CookieJar) -> Option<String> {
     jar.get(SESSION_COOKIE)
@@ -360,6 +390,15 @@ mod tests {
         let pages = Pages::new(true);
         for (name, _) in TEMPLATES {
             assert!(pages.env.get_template(name).is_ok(), "{name}");
+        }
+        // Every template file is registered.
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")).unwrap();
+        for f in files {
+            let name = f.unwrap().file_name().into_string().unwrap();
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is not registered"
+            );
         }
     }
 

@@ -1,5 +1,5 @@
 //! The store: one implementation over sqlx's `Any` driver for SQLite and PostgreSQL, by area
-//! (`tenant`, `users`, `tokens`, `keys`, `sessions`, `codes`). Both databases run the same queries (`$N`
+//! (`tenant`, `users`, `tokens`, `keys`, `sessions`, `codes`, `tickets`). Both databases run the same queries (`$N`
 //! placeholders work on both); what differs is named in `Dialect`: migrations, per-connection
 //! set-up, one JSON function, and how hot-path writes travel (SQLite: one writer task with
 //! group commit, `writer`; PostgreSQL: concurrent transactions on kept connections, `kept`).
@@ -22,6 +22,7 @@ mod keys;
 mod rows;
 mod sessions;
 mod tenant;
+mod tickets;
 mod tokens;
 mod user_batch;
 mod users;

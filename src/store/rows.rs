@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::corrupt;
 use crate::domain::keys::SigningKey;
-use crate::domain::store::{AuthorizationCode, RefreshToken, Session, StoreError};
+use crate::domain::store::{
+    AuthorizationCode, OutboxMessage, RefreshToken, Session, StoreError, Ticket,
+};
 use crate::domain::tenant::{AppType, Client, Connection, ConnectionOptions};
 use crate::domain::user::{Profile, User};
 
@@ -306,4 +308,60 @@ pub struct CodeWithUserRow {
     pub code: CodeRow,
     #[sqlx(flatten)]
     pub user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TicketRow {
+    id_hash: String,
+    kind: String,
+    user_id: String,
+    result_url: Option<String>,
+    ticket_created_at: i64,
+    expires_at: i64,
+}
+
+impl From<TicketRow> for Ticket {
+    fn from(r: TicketRow) -> Self {
+        Ticket {
+            id_hash: r.id_hash,
+            kind: r.kind,
+            user_id: r.user_id,
+            result_url: r.result_url,
+            created_at: r.ticket_created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TicketWithUserRow {
+    #[sqlx(flatten)]
+    pub ticket: TicketRow,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OutboxRow {
+    id: String,
+    kind: String,
+    recipient: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    created_at: i64,
+}
+
+impl From<OutboxRow> for OutboxMessage {
+    fn from(r: OutboxRow) -> Self {
+        OutboxMessage {
+            id: r.id,
+            kind: r.kind,
+            recipient: r.recipient,
+            subject: r.subject,
+            body_text: r.body_text,
+            body_html: r.body_html,
+            created_at: r.created_at,
+        }
+    }
 }

@@ -55,7 +55,7 @@ clients:
 client_grants:
   - client_id: Limited
     audience: management
-    scope: [read:users, create:users]
+    scope: [read:users, create:users, read:emails]
   - client_id: limited-client
     audience: https://api.example.com/
     scope: [read:things]
@@ -90,6 +90,11 @@ connections:
       password_complexity_options: { min_length: 12 }
   - name: others-only
     enabled_clients: [Other]
+  - name: history
+    enabled_clients: [App]
+    options:
+      passwordPolicy: low
+      password_history: { enable: true, size: 3 }
 "#;
 
 pub const CONN: &str = "Username-Password-Authentication";

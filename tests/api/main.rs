@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod change_password;
 mod hardening;
 mod helpers;
 mod keys;

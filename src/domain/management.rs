@@ -1,0 +1,71 @@
+//! The Management API's rules that exist so far: who may call it (a machine token for
+//! `<issuer>api/v2/` carrying the endpoint's scope) and the outbox read that lets offline
+//! tests follow emailed links.
+
+use super::Services;
+use super::claims::parse_scope;
+use super::error::Failure;
+use super::ports::VerifyError;
+use super::store::{OutboxMessage, StoreError};
+
+/// Scope of `GET /api/v2/emails` (latchkey's own: Auth0 has no outbox).
+pub const READ_EMAILS: &str = "read:emails";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagementError {
+    /// No usable bearer token; the text says why.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// The token lacks the endpoint's scope.
+    #[error("insufficient scope, expected {0}")]
+    InsufficientScope(&'static str),
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+impl From<StoreError> for ManagementError {
+    fn from(e: StoreError) -> Self {
+        ManagementError::Failure(e.into())
+    }
+}
+
+impl From<VerifyError> for ManagementError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Rejected(why) => ManagementError::Unauthorized(why),
+            VerifyError::Failure(f) => ManagementError::Failure(f),
+        }
+    }
+}
+
+/// Checks a Management API token for `scope`.
+pub async fn authorize(
+    ctx: &Services,
+    token: Option<&str>,
+    scope: &'static str,
+) -> Result<(), ManagementError> {
+    let token = token.ok_or(ManagementError::Unauthorized("Missing authentication"))?;
+    let claims = ctx.signer.verify(token, ctx.management_audience()).await?;
+    let granted = parse_scope(
+        claims
+            .get("scope")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default(),
+    );
+    if granted.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(ManagementError::InsufficientScope(scope))
+    }
+}
+
+/// `GET /api/v2/emails?to=`: the newest outbox messages (at most 100), to one address or all.
+pub async fn emails(
+    ctx: &Services,
+    token: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<OutboxMessage>, ManagementError> {
+    authorize(ctx, token, READ_EMAILS).await?;
+    let to = to.map(super::user::normalize_identifier);
+    Ok(ctx.store.outbox(to.as_deref(), 100).await?)
+}

@@ -1,0 +1,140 @@
+//! The tickets area: single-use links stored hashed (used once by a guarded update), the
+//! password reset they lead to (one transaction), and the outbox of emails that carry them.
+
+use async_trait::async_trait;
+
+use super::rows::{OutboxRow, TicketWithUserRow, USER_COLUMNS};
+use super::writer::Stmt;
+use super::{SqlStore, backend};
+use crate::domain::store::{OutboxMessage, PasswordReset, StoreError, Ticket, TicketStore};
+use crate::domain::user::User;
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn insert_ticket(&self, t: &Ticket, m: &OutboxMessage) -> Result<(), StoreError> {
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "INSERT INTO tickets (id_hash, kind, user_id, result_url, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .text(t.id_hash.clone())
+                .text(t.kind.clone())
+                .text(t.user_id.clone())
+                .text(t.result_url.clone())
+                .int(t.created_at)
+                .int(t.expires_at),
+                Stmt::new(
+                    "INSERT INTO outbox (id, kind, recipient, subject, body_text, body_html, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .text(m.id.clone())
+                .text(m.kind.clone())
+                .text(m.recipient.clone())
+                .text(m.subject.clone())
+                .text(m.body_text.clone())
+                .text(m.body_html.clone())
+                .int(m.created_at),
+            ])
+            .await
+            .map(|_| ())
+    }
+
+    async fn ticket(
+        &self,
+        id_hash: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<Option<(Ticket, User)>, StoreError> {
+        let sql = format!(
+            "SELECT t.id_hash, t.kind, t.user_id, t.result_url, t.created_at AS ticket_created_at, \
+             t.expires_at, {USER_COLUMNS} FROM tickets t JOIN users ON users.id = t.user_id \
+             WHERE t.id_hash = $1 AND t.kind = $2 AND t.used_at IS NULL AND t.expires_at > $3"
+        );
+        let row = sqlx::query_as::<_, TicketWithUserRow>(&sql)
+            .bind(id_hash)
+            .bind(kind)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|r| (r.ticket.into(), r.user.into())))
+    }
+
+    async fn recent_password_hashes(
+        &self,
+        user_id: &str,
+        n: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT password_hash FROM password_history WHERE user_id = $1 \
+             ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn reset_password(&self, r: &PasswordReset<'_>) -> Result<bool, StoreError> {
+        // The first statement uses the ticket; every later one runs only if it did (the ticket
+        // row then carries this `now` as its use).
+        let used = "EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_at = $2)";
+        let mut stmts = vec![
+            Stmt::new(
+                "UPDATE tickets SET used_at = $2 \
+                 WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            )
+            .text(r.ticket_hash.to_owned())
+            .int(r.now),
+            Stmt::new(format!(
+                "UPDATE users SET password_hash = $3, updated_at = $2, last_password_reset = $2 \
+                 WHERE id = $4 AND {used}"
+            ))
+            .text(r.ticket_hash.to_owned())
+            .int(r.now)
+            .text(r.new_hash.to_owned())
+            .text(r.user_id.to_owned()),
+        ];
+        for table in ["sessions", "refresh_tokens", "authorization_codes"] {
+            stmts.push(
+                Stmt::new(format!("DELETE FROM {table} WHERE user_id = $3 AND {used}"))
+                    .text(r.ticket_hash.to_owned())
+                    .int(r.now)
+                    .text(r.user_id.to_owned()),
+            );
+        }
+        for identifier in r.identifiers {
+            stmts.push(
+                Stmt::new(format!(
+                    "DELETE FROM login_attempts WHERE connection = $3 AND identifier = $4 \
+                     AND {used}"
+                ))
+                .text(r.ticket_hash.to_owned())
+                .int(r.now)
+                .text(r.connection.to_owned())
+                .text(identifier.clone()),
+            );
+        }
+        let affected = self.writes.run(stmts).await?;
+        Ok(affected.first() == Some(&1))
+    }
+
+    async fn outbox(
+        &self,
+        recipient: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, kind, recipient, subject, body_text, body_html, created_at FROM outbox \
+             WHERE (CAST($1 AS TEXT) IS NULL OR recipient = $1) ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(recipient)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}

@@ -139,6 +139,40 @@ try {
   await page.goto(process.env.PAGE_ALLOWED);
   const gone = await page.evaluate((c) => window.checkSession(c), legacy);
   check('auth0.js checkSession after logout: login_required', gone.err?.error === 'login_required', gone);
+
+  // Password reset: auth0.js webAuth.changePassword from the app, the link from the outbox
+  // (GET /api/v2/emails with a management token), then the reset page.
+  const changed = await page.evaluate((c) => new Promise((resolve) => new auth0.WebAuth({ domain: c.domain, clientID: c.clientID })
+    .changePassword({ connection: 'Username-Password-Authentication', email: c.email }, (err, res) => resolve({ err, res }))),
+    { ...legacy, email });
+  check('auth0.js changePassword answers Auth0\'s text', !changed.err && changed.res === "We've just sent you an email to reset your password.", changed);
+  const tokenRes = await fetch(`https://${domain}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'client_credentials', client_id: 'sdk-backend', client_secret: process.env.LK_BACKEND_SECRET,
+      audience: `https://${domain}/api/v2/`, scope: 'read:emails' }) });
+  const mgmt = (await tokenRes.json()).access_token;
+  let link = null;
+  for (let i = 0; i < 50 && !link; i++) {
+    // The email is queued just after the answer: a bounded wait for it to appear.
+    const mail = await (await fetch(`https://${domain}/api/v2/emails?to=${encodeURIComponent(email)}`, { headers: { authorization: `Bearer ${mgmt}` } })).json();
+    link = mail[0]?.body_text.match(/https:\/\/\S+reset-password\?ticket=\w+/)?.[0];
+    if (!link) await new Promise((r) => setTimeout(r, 100));
+  }
+  check('the reset email is in the outbox with its link', !!link, link);
+  await page.goto(link);
+  await snap(page, 'reset-password');
+  await page.fill('#password', 'short');
+  await page.fill('#password-confirmation', 'short');
+  await page.click('button[type=submit][name=action][value=default]');
+  const tooWeak = await page.textContent('#error-element-password').catch(() => null);
+  check('the reset page refuses a weak password with the policy text', tooWeak === 'Password is too weak', tooWeak);
+  await snap(page, 'reset-password-error');
+  await page.fill('#password', 'N3w-Passw0rd!');
+  await page.fill('#password-confirmation', 'N3w-Passw0rd!');
+  await page.click('button[type=submit][name=action][value=default]');
+  check('the reset page accepts a strong password', (await page.textContent('h1')) === 'Password changed');
+  await snap(page, 'reset-password-done');
+  await page.goto(link);
+  check('the link is single-use', (await page.textContent('h1')) === 'This link has expired');
 } catch (e) {
   failures.push(`exception: ${e.message}`);
   console.log(`  FAIL hosted: ${e.stack}`);

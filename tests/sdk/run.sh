@@ -114,7 +114,7 @@ clients:
 client_grants:
   - client_id: Backend
     audience: management
-    scope: [read:users]
+    scope: [read:users, read:emails]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit, RWA openid-client, Legacy SPA]
@@ -176,7 +176,7 @@ run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Usern
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
 screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}
 run hosted env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-hosted-spa SPA="$spa" RP_CODE="$rp_code" \
-  LK_LEGACY_CLIENT_ID=sdk-legacy-spa PAGE_ALLOWED="$allowed" \
+  LK_LEGACY_CLIENT_ID=sdk-legacy-spa PAGE_ALLOWED="$allowed" LK_BACKEND_SECRET=sdk-backend-secret \
   RP_IMPLICIT="$rp_implicit" SCREENSHOTS="$screenshots" CHROMIUM="$chromium" \
   NODE_EXTRA_CA_CERTS="$work/cert.pem" node "$sdk/node/hosted.mjs"
 echo "== screenshots of the hosted pages: $screenshots"

@@ -140,6 +140,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// Deliver the outbox over SMTP, in lettre's URL form: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (implicit TLS), `smtp://host:25` (plain).
+    /// Without it, emails stay in the outbox (`GET /api/v2/emails`).
+    #[arg(long, env = "LATCHKEY_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of emails (default: `no-reply@<issuer host>`).
+    #[arg(long, env = "LATCHKEY_EMAIL_FROM")]
+    pub email_from: Option<String>,
+
     /// Password hashes computed at once (default: the number of cores).
     #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
     pub hash_workers: Option<usize>,
@@ -209,6 +219,8 @@ impl ServeArgs {
             }),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             trust_forwarded_for: self.trust_forwarded_for,
+            smtp_url: self.smtp_url.clone(),
+            email_from: self.email_from.clone(),
             hashing: HashingConfig {
                 params: HashParams {
                     m_cost: self.argon2_m_cost,

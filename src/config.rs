@@ -32,6 +32,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// SMTP delivery of the outbox (lettre's URL form); `None`: emails stay in the outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of emails; `None`: `no-reply@<issuer host>`.
+    pub email_from: Option<String>,
     pub hashing: HashingConfig,
 }
 

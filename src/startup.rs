@@ -29,12 +29,16 @@ use crate::tenant_file;
 #[derive(Clone)]
 pub struct Dependencies {
     pub clock: Arc<dyn Clock>,
+    /// Delivers the outbox; `None`: an SMTP mailer when `--smtp-url` is set, else none (the
+    /// outbox keeps the messages). Tests pass a recorder.
+    pub mailer: Option<Arc<dyn crate::domain::ports::Mailer>>,
 }
 
 impl Default for Dependencies {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            mailer: None,
         }
     }
 }
@@ -51,7 +55,11 @@ pub struct Application {
     grace: Duration,
     header_read_timeout: Duration,
     max_connections: usize,
+    mailer: Option<Arc<dyn crate::domain::ports::Mailer>>,
 }
+
+/// How often the sender looks for due emails.
+const SEND_EVERY: Duration = Duration::from_secs(1);
 
 /// How often expired refresh tokens and idle attempt counters are deleted (also once at start).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
@@ -130,6 +138,22 @@ impl Application {
             .origin()
             .ascii_serialization();
 
+        let mailer = match (deps.mailer, &config.smtp_url) {
+            (Some(m), _) => Some(m),
+            (None, Some(url)) => {
+                let host = url::Url::parse(&issuer)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".into());
+                let from = config
+                    .email_from
+                    .clone()
+                    .unwrap_or_else(|| format!("no-reply@{host}"));
+                let m = crate::infra::mailer::SmtpMailer::new(url, &from)?;
+                Some(Arc::new(m) as Arc<dyn crate::domain::ports::Mailer>)
+            }
+            (None, None) => None,
+        };
         let signer = JwtSigner::new(store.clone(), cipher, deps.clock.clone(), &issuer);
         let services = Services::new(
             store.clone(),
@@ -164,6 +188,7 @@ impl Application {
             grace: config.shutdown_grace,
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
+            mailer,
         })
     }
 
@@ -222,6 +247,19 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             stopper.graceful_shutdown(Some(grace));
         });
+        // The sender: every instance runs one; claims make each message go out once.
+        let sender = self.mailer.clone().map(|mailer| {
+            let services = self.services.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(SEND_EVERY);
+                loop {
+                    every.tick().await;
+                    if let Err(e) = crate::domain::outbox::deliver_due(&services, mailer.as_ref()).await {
+                        tracing::warn!(cause = %crate::domain::error::chain(&e), "email delivery failed");
+                    }
+                }
+            })
+        });
         let services = self.services.clone();
         let housekeeping = tokio::spawn(async move {
             let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
@@ -269,6 +307,9 @@ impl Application {
             }
         }
         housekeeping.abort();
+        if let Some(s) = sender {
+            s.abort();
+        }
         // Emails queued after their requests' answers are written before the store closes.
         self.services.background.close();
         self.services.background.wait().await;

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod error;
 pub mod keys;
 pub mod management;
+pub mod outbox;
 pub mod password_policy;
 pub mod password_reset;
 pub mod ports;

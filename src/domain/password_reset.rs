@@ -135,6 +135,7 @@ async fn send_reset(ctx: &Services, user: &User) -> Result<(), StoreError> {
              <p>If you did not ask for this, you can ignore this email.</p>"
         ),
         created_at: now,
+        attempts: 0,
     };
     ctx.store
         .insert_ticket(

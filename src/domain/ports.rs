@@ -1,5 +1,5 @@
 //! What the domain needs from infrastructure, as traits it owns: the clock, the password hashing
-//! pool and the token signer. `crate::infra` implements them; tests substitute a clock.
+//! pool, the token signer and the mailer. `crate::infra` implements them; tests substitute a clock.
 
 use std::sync::Arc;
 
@@ -67,4 +67,21 @@ pub trait Signer: Send + Sync + 'static {
         token: &str,
         audience: &str,
     ) -> Result<Arc<Map<String, Value>>, VerifyError>;
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MailError {
+    /// Worth trying again later (the server is down, a 4xx reply, a time-out).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Trying again will not help (a 5xx reply, a malformed address).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Delivers outbox messages (SMTP in production, a recorder in tests).
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    async fn send(&self, message: &super::store::OutboxMessage) -> Result<(), MailError>;
 }

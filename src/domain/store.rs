@@ -323,6 +323,8 @@ pub struct OutboxMessage {
     pub body_text: String,
     pub body_html: String,
     pub created_at: i64,
+    /// Failed delivery attempts so far.
+    pub attempts: i64,
 }
 
 /// A password reset through a ticket, applied in one transaction and only if the ticket is
@@ -364,6 +366,21 @@ pub trait TicketStore: Send + Sync + 'static {
     /// user's brute-force counters and ending their sessions and refresh tokens; `Ok(false)`
     /// when the ticket was used or expired meanwhile (nothing changes then).
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<bool, StoreError>;
+
+    /// Claims the oldest message due at `now` (unsent, under `max_attempts`, not claimed by
+    /// another sender) until `now + lease_ms`; of concurrent claims, one wins.
+    async fn claim_email(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        max_attempts: i64,
+    ) -> Result<Option<OutboxMessage>, StoreError>;
+
+    /// A claimed message was delivered.
+    async fn email_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// A claimed message failed: one more attempt, the next not before `retry_at`.
+    async fn email_failed(&self, id: &str, retry_at: i64, error: &str) -> Result<(), StoreError>;
 
     /// Outbox messages, newest first, to `recipient` when given.
     async fn outbox(

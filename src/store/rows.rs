@@ -350,6 +350,7 @@ pub struct OutboxRow {
     body_text: String,
     body_html: String,
     created_at: i64,
+    attempts: i64,
 }
 
 impl From<OutboxRow> for OutboxMessage {
@@ -362,6 +363,7 @@ impl From<OutboxRow> for OutboxMessage {
             body_text: r.body_text,
             body_html: r.body_html,
             created_at: r.created_at,
+            attempts: r.attempts,
         }
     }
 }

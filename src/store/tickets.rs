@@ -127,7 +127,8 @@ impl TicketStore for SqlStore {
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, kind, recipient, subject, body_text, body_html, created_at FROM outbox \
+            "SELECT id, kind, recipient, subject, body_text, body_html, created_at, attempts \
+             FROM outbox \
              WHERE (CAST($1 AS TEXT) IS NULL OR recipient = $1) ORDER BY created_at DESC LIMIT $2",
         )
         .bind(recipient)
@@ -136,5 +137,57 @@ impl TicketStore for SqlStore {
         .await
         .map_err(backend)?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn claim_email(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        max_attempts: i64,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        let _writer = self.writer().await?;
+        // The outer WHERE repeats the claim condition: a concurrent claim of the same row
+        // (PostgreSQL re-checks it after waiting for the winner's lock) updates nothing.
+        let free = "sent_at IS NULL AND attempts < $3 AND next_attempt_at <= $1 \
+                    AND (claimed_until IS NULL OR claimed_until <= $1)";
+        let sql = format!(
+            "UPDATE outbox SET claimed_until = $2 WHERE id = \
+             (SELECT id FROM outbox WHERE {free} ORDER BY created_at LIMIT 1) AND {free} \
+             RETURNING id, kind, recipient, subject, body_text, body_html, created_at, attempts"
+        );
+        let row: Option<OutboxRow> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(now + lease_ms)
+            .bind(max_attempts)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn email_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.writes
+            .run(vec![
+                Stmt::new("UPDATE outbox SET sent_at = $2, claimed_until = NULL WHERE id = $1")
+                    .text(id.to_owned())
+                    .int(now),
+            ])
+            .await
+            .map(|_| ())
+    }
+
+    async fn email_failed(&self, id: &str, retry_at: i64, error: &str) -> Result<(), StoreError> {
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, \
+                     claimed_until = NULL, last_error = $3 WHERE id = $1",
+                )
+                .text(id.to_owned())
+                .int(retry_at)
+                .text(error.to_owned()),
+            ])
+            .await
+            .map(|_| ())
     }
 }

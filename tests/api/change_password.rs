@@ -415,7 +415,92 @@ async fn resets_clear_brute_force_blocks_and_respect_history(backend: Backend) {
     assert_eq!(login("second-pass").await, 200);
 }
 
+/// A mailer that records what it delivers, failing the first `fail` attempts.
+#[derive(Default)]
+struct Recorder {
+    fail: std::sync::atomic::AtomicUsize,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl latchkey::domain::ports::Mailer for Recorder {
+    async fn send(
+        &self,
+        m: &latchkey::domain::store::OutboxMessage,
+    ) -> Result<(), latchkey::domain::ports::MailError> {
+        use std::sync::atomic::Ordering;
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err(latchkey::domain::ports::MailError::Transient(
+                "421 try later".into(),
+            ));
+        }
+        self.sent.lock().unwrap().push(m.id.clone());
+        Ok(())
+    }
+}
+
+async fn the_outbox_is_delivered_once_with_retries(backend: Backend) {
+    use latchkey::domain::outbox::deliver_due;
+    let app = spawn_app(backend).await;
+    app.signed_up("jane@example.com").await;
+    change_password(&app, "jane@example.com", CONN).await;
+    queued(&app).await;
+    let mailer = Recorder::default();
+    mailer.fail.store(2, std::sync::atomic::Ordering::SeqCst);
+    // Two failures: the second try waits 30 s, the third 60 s more.
+    assert_eq!(deliver_due(&app.services, &mailer).await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&app.services, &mailer).await.unwrap(),
+        0,
+        "not due yet"
+    );
+    app.clock.advance(std::time::Duration::from_secs(30));
+    assert_eq!(deliver_due(&app.services, &mailer).await.unwrap(), 0);
+    app.clock.advance(std::time::Duration::from_secs(59));
+    assert_eq!(
+        deliver_due(&app.services, &mailer).await.unwrap(),
+        0,
+        "backoff doubled"
+    );
+    app.clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(deliver_due(&app.services, &mailer).await.unwrap(), 1);
+    assert_eq!(
+        deliver_due(&app.services, &mailer).await.unwrap(),
+        0,
+        "sent once"
+    );
+    assert_eq!(mailer.sent.lock().unwrap().len(), 1);
+    let mail = &emails(&app, "jane@example.com").await[0];
+    assert_eq!(mail["attempts"], 2);
+
+    // Many messages, two senders at once: each message goes out once.
+    for i in 0..20 {
+        app.signed_up(&format!("u{i}@example.com")).await;
+        change_password(&app, &format!("u{i}@example.com"), CONN).await;
+    }
+    queued(&app).await;
+    let (a, b) = (Recorder::default(), Recorder::default());
+    let (x, y) = tokio::join!(
+        deliver_due(&app.services, &a),
+        deliver_due(&app.services, &b)
+    );
+    assert_eq!(x.unwrap() + y.unwrap(), 20);
+    let mut all: Vec<String> = a
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(b.sent.lock().unwrap().iter())
+        .cloned()
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 20);
+}
+
 both_stores!(
+    the_outbox_is_delivered_once_with_retries,
     the_answer_is_the_same_for_unknown_emails,
     bad_requests_use_the_dbconnections_envelope,
     the_outbox_needs_a_management_token_with_its_scope,

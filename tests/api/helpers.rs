@@ -233,6 +233,8 @@ pub async fn spawn_on(url: &str, dir: tempfile::TempDir, opts: Options) -> TestA
         settings.config(),
         Dependencies {
             clock: clock.clone(),
+            // Tests deliver the outbox themselves (domain::outbox::deliver_due).
+            mailer: None,
         },
     )
     .await

@@ -187,6 +187,31 @@ curl --silent --cacert "$work/cert.pem" --output /dev/null --url "https://$domai
 run openid-client env LK_DOMAIN="$domain" LK_EMAIL="$oidc_user" NODE_EXTRA_CA_CERTS="$work/cert.pem" \
   node "$sdk/node/oidc_client.mjs"
 
+# Email over SMTP: a real server (aiosmtpd, STARTTLS, AUTH required) and an instance
+# delivering to it. rustls wants a CA apart from the server's certificate: a test CA signs
+# the SMTP server's, and lettre trusts the CA through SSL_CERT_FILE.
+mkdir -p "$work/mail"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=latchkey test CA" \
+  -keyout "$work/ca-key.pem" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$work/smtp-key.pem" \
+  -out "$work/smtp.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$work/smtp.ext"
+openssl x509 -req -in "$work/smtp.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" \
+  -CAcreateserial -days 2 -extfile "$work/smtp.ext" -out "$work/smtp-cert.pem" 2>/dev/null
+MAIL_DIR="$work/mail" TLS_CERT="$work/smtp-cert.pem" TLS_KEY="$work/smtp-key.pem" \
+  "$sdk/venv/bin/python" tests/sdk/smtp_server.py >"$work/smtp.out" 2>&1 &
+pids+=($!)
+smtp_port=$(await_line "$work/smtp.out" '^SMTP ' | cut -d' ' -f2)
+SSL_CERT_FILE="$work/ca.pem" ./target/debug/latchkey serve --listen 127.0.0.1:0 \
+  --database-url "sqlite://$work/smtp.db" --tenant-file "$work/tenant.yaml" \
+  --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --log-format json \
+  --smtp-url "smtp://mailer:mail-secret@127.0.0.1:$smtp_port?tls=required" \
+  >"$work/smtp-lk.out" 2>>"$work/latchkey.log" &
+pids+=($!)
+smtp_base=$(await_line "$work/smtp-lk.out" 'listening on' | grep -o 'https://[0-9.:]*' | head -1)
+run smtp env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="${smtp_base#https://}" LK_CLIENT_ID=sdk-backend \
+  MAIL_DIR="$work/mail" "$sdk/venv/bin/python" tests/sdk/smtp_check.py
+
 # Two more instances, on one PostgreSQL database, with the same tenant: a login through one,
 # silent auth and logout through the other.
 pg=${LATCHKEY_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432}
@@ -221,7 +246,7 @@ else
 fi
 # JWTs start with eyJ; the client secret is known; refresh tokens are never logged either (they
 # would only appear next to a JWT or a secret in the same code paths).
-if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret|sdk-rwa-secret|sdk-oidc-secret' "$work/latchkey.log"; then
+if grep -Eq 'eyJ[A-Za-z0-9_-]{10,}|sdk-backend-secret|sdk-rwa-secret|sdk-oidc-secret|mail-secret' "$work/latchkey.log"; then
   echo "  FAIL logs: a token or client secret appears in the server log"; failed=$((failed + 1))
 else
   echo "  ok   logs: no token or client secret in the server log"; passed=$((passed + 1))

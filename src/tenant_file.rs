@@ -36,6 +36,8 @@ struct File {
     connections: Vec<ConnectionSpec>,
     #[serde(default)]
     client_grants: Vec<ClientGrantSpec>,
+    #[serde(default)]
+    emails: crate::domain::tenant::Emails,
 }
 
 #[derive(Deserialize)]
@@ -203,9 +205,10 @@ pub fn load(
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let file: File = serde_yaml_ng::from_str(&text)
+    let mut file: File = serde_yaml_ng::from_str(&text)
         .map_err(|e| err(e.location().map(|l| l.line()), e.to_string()))?;
 
+    file.tenant.emails = std::mem::take(&mut file.emails);
     file.tenant
         .validate()
         .map_err(|m| err(line_of(&text, "tenant:"), m))?;

@@ -114,43 +114,95 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Renders one part of a tenant's template, or latchkey's own text when there is none (or it
+/// fails at render time: a broken template must not stop the email).
+fn part(template: Option<&str>, default: String, vars: &minijinja::Value) -> String {
+    let Some(t) = template else { return default };
+    match minijinja::Environment::new().render_str(t, vars) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(cause = %e, "email template failed; sending the default text");
+            default
+        }
+    }
+}
+
 async fn send_reset(ctx: &Services, user: &User) -> Result<(), StoreError> {
     let value = ticket_value();
     let now = ctx.clock.now_millis();
     let link = reset_link(ctx, &value);
     let settings = ctx.store.tenant_settings().await?;
     let tenant = settings.friendly_name.as_deref().unwrap_or("latchkey");
+    let template = settings.emails.reset_email.clone().unwrap_or_default();
+    let vars = minijinja::context! {
+        url => link,
+        friendly_name => tenant,
+        user => minijinja::context! {
+            email => user.email,
+            name => user.profile.name.clone().unwrap_or_else(|| user.email.clone()),
+            nickname => user.profile.nickname,
+            username => user.username,
+        },
+    };
     let email = OutboxMessage {
         id: opaque_token(),
         kind: KIND_RESET.into(),
         recipient: user.email.clone(),
-        subject: format!("Reset your {tenant} password"),
-        body_text: format!(
-            "We received a request to reset the password of your {tenant} account.\n\n\
-             Reset it here: {link}\n\nIf you did not ask for this, you can ignore this email."
+        subject: part(
+            template.subject.as_deref(),
+            format!("Reset your {tenant} password"),
+            &vars,
         ),
-        body_html: format!(
-            "<p>We received a request to reset the password of your {tenant} account.</p>\
-             <p><a href=\"{link}\">Reset your password</a></p>\
-             <p>If you did not ask for this, you can ignore this email.</p>"
+        body_text: part(
+            template.body_text.as_deref(),
+            format!(
+                "We received a request to reset the password of your {tenant} account.\n\n\
+                 Reset it here: {link}\n\nIf you did not ask for this, you can ignore this email."
+            ),
+            &vars,
         ),
+        // minijinja escapes the variables in an HTML body (a template named `.html`).
+        body_html: match template.body_html.as_deref() {
+            None => format!(
+                "<p>We received a request to reset the password of your {tenant} account.</p>\
+                 <p><a href=\"{link}\">Reset your password</a></p>\
+                 <p>If you did not ask for this, you can ignore this email.</p>"
+            ),
+            Some(t) => {
+                let mut env = minijinja::Environment::new();
+                match env
+                    .add_template("body.html", t)
+                    .and_then(|()| env.get_template("body.html"))
+                    .and_then(|tpl| tpl.render(&vars))
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(cause = %e, "email template failed; sending the default text");
+                        format!("<p><a href=\"{link}\">Reset your password</a></p>")
+                    }
+                }
+            }
+        },
         created_at: now,
         attempts: 0,
     };
+    let lifetime = template
+        .url_lifetime_in_seconds
+        .map_or(RESET_TICKET_TTL_MS, |s| s * 1000);
     ctx.store
         .insert_ticket(
             &Ticket {
                 id_hash: token_hash(&value),
                 kind: KIND_RESET.into(),
                 user_id: user.id.clone(),
-                result_url: None,
+                result_url: template.result_url.clone(),
                 created_at: now,
-                expires_at: now + RESET_TICKET_TTL_MS,
+                expires_at: now + lifetime,
             },
             &email,
         )
         .await?;
-    // Development without SMTP: the link is in the log (an outbox read serves it to tests).
+    // Development without SMTP: the outbox keeps it (GET /api/v2/emails serves it to tests).
     tracing::info!(user_id = %user.id, outbox_id = %email.id, "password-change email queued in the outbox");
     Ok(())
 }

@@ -47,6 +47,43 @@ pub struct TenantSettings {
     /// Hours a session lasts without use (Auth0's `idle_session_lifetime`; default 3 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_session_lifetime: Option<f64>,
+    /// Email templates per kind (the tenant file's top-level `emails:`, kept with the
+    /// settings).
+    #[serde(default, skip_serializing_if = "Emails::is_empty")]
+    pub emails: Emails,
+}
+
+/// The tenant file's `emails:` (Auth0's email templates, deploy-cli's names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_email: Option<EmailTemplate>,
+}
+
+impl Emails {
+    fn is_empty(&self) -> bool {
+        self.reset_email.is_none()
+    }
+}
+
+/// One kind's template: Jinja/Liquid-style `{{ url }}`, `{{ user.email }}`, `{{ user.name }}`,
+/// `{{ friendly_name }}`; absent parts keep latchkey's own text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_text: Option<String>,
+    /// How long the link works (Auth0's default for resets: 432,000 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_lifetime_in_seconds: Option<i64>,
+    /// Where the page sends the user after success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
 }
 
 /// Auth0's default absolute session lifetime, in hours.
@@ -96,6 +133,33 @@ impl TenantSettings {
             return Err(format!(
                 "tenant.logo_url must be an absolute http(s) URL, got {u:?}"
             ));
+        }
+        if let Some(t) = &self.emails.reset_email {
+            if let Some(l) = t.url_lifetime_in_seconds
+                && !(60..=30 * 86_400).contains(&l)
+            {
+                return Err(format!(
+                    "emails.reset_email.url_lifetime_in_seconds must be 60..2592000, got {l}"
+                ));
+            }
+            if let Some(u) = &t.result_url
+                && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+            {
+                return Err(format!(
+                    "emails.reset_email.result_url must be an absolute http(s) URL, got {u:?}"
+                ));
+            }
+            for (part, text) in [
+                ("subject", &t.subject),
+                ("body_html", &t.body_html),
+                ("body_text", &t.body_text),
+            ] {
+                if let Some(text) = text
+                    && let Err(e) = minijinja::Environment::new().template_from_str(text)
+                {
+                    return Err(format!("emails.reset_email.{part} does not parse: {e}"));
+                }
+            }
         }
         for (name, value) in [
             ("session_lifetime", self.session_lifetime),

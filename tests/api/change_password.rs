@@ -499,7 +499,106 @@ async fn the_outbox_is_delivered_once_with_retries(backend: Backend) {
     assert_eq!(all.len(), 20);
 }
 
+async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
+    let tenant = format!(
+        "{}emails:\n  reset_email:\n    subject: \"{{{{ friendly_name }}}}: new password for {{{{ user.email }}}}\"\n    body_text: \"Go to {{{{ url }}}}\"\n    body_html: \"<a href='{{{{ url }}}}'>{{{{ user.name }}}}</a>\"\n    url_lifetime_in_seconds: 3600\n    result_url: https://app.example/after-reset\n",
+        crate::helpers::TENANT
+    );
+    let app = crate::helpers::spawn_with(backend, crate::helpers::Options::tenant(tenant)).await;
+    let (status, _) = parts(
+        app.signup(&json!({"client_id": CLIENT, "connection": CONN,
+        "email": "t@example.com", "password": PASSWORD, "name": "<b>Tom</b>"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    change_password(&app, "t@example.com", CONN).await;
+    queued(&app).await;
+    let mail = &emails(&app, "t@example.com").await[0];
+    assert_eq!(mail["subject"], "Test: new password for t@example.com");
+    assert!(
+        mail["body_text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Go to {}/u/reset-password?ticket=", app.base))
+    );
+    // Variables are escaped in the HTML body.
+    assert!(
+        mail["body_html"]
+            .as_str()
+            .unwrap()
+            .ends_with(">&lt;b&gt;Tom&lt;&#x2f;b&gt;</a>"),
+        "{mail}"
+    );
+    let link = reset_link(&app, "t@example.com").await;
+    let b = Browser::new(&app);
+    let (_, html) = b.open(&link).await;
+    let resp =
+        b.0.post(format!("{}{link}", app.base))
+            .form(&[
+                (
+                    "_csrf",
+                    html.split(r#"name="_csrf" value=""#)
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .replace("&#x2f;", "/")
+                        .as_str(),
+                ),
+                ("password", "N3w-Passw0rd!"),
+                ("password-confirmation", "N3w-Passw0rd!"),
+            ])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://app.example/after-reset"
+    );
+    // The link's lifetime is the template's: an hour.
+    app.clock.advance(std::time::Duration::from_secs(1));
+    change_password(&app, "t@example.com", CONN).await;
+    queued(&app).await;
+    app.clock.advance(std::time::Duration::from_secs(3601));
+    let (status, _) = b.open(&reset_link(&app, "t@example.com").await).await;
+    assert_eq!(status, 400);
+    // A template that does not parse stops start-up with the file's line.
+    let bad = format!(
+        "{}emails:\n  reset_email:\n    subject: \"{{{{ url \"\n",
+        crate::helpers::TENANT
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let args = latchkey::cli::ServeArgs::parse_from_args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--tenant-file",
+        path.to_str().unwrap(),
+    ])
+    .unwrap();
+    let err = latchkey::startup::Application::build(
+        args.config(),
+        latchkey::startup::Dependencies::default(),
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("emails.reset_email.subject does not parse"),
+        "{err}"
+    );
+}
+
 both_stores!(
+    the_tenant_file_sets_the_email_and_the_link,
     the_outbox_is_delivered_once_with_retries,
     the_answer_is_the_same_for_unknown_emails,
     bad_requests_use_the_dbconnections_envelope,

@@ -155,7 +155,7 @@ impl Application {
             (None, None) => None,
         };
         let signer = JwtSigner::new(store.clone(), cipher, deps.clock.clone(), &issuer);
-        let services = Services::new(
+        let mut services = Services::new(
             store.clone(),
             Arc::new(hasher.clone()),
             Arc::new(signer),
@@ -163,6 +163,7 @@ impl Application {
             &issuer,
             &own_origin,
         );
+        services.delivers_email = mailer.is_some();
         let state = Arc::new(App {
             services: services.clone(),
             trust_forwarded_for: config.trust_forwarded_for,

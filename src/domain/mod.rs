@@ -19,6 +19,7 @@ pub mod tenant;
 pub mod token;
 pub mod user;
 pub mod userinfo;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -38,6 +39,9 @@ pub struct Services {
     pub own_origin: String,
     /// Work that outlives its request (queuing an email after the answer), awaited at shutdown.
     pub background: tokio_util::task::TaskTracker,
+    /// Whether emails are delivered (SMTP is configured): verification emails are then sent
+    /// at signup unless the tenant file says otherwise.
+    pub delivers_email: bool,
     userinfo_audience: String,
     management_audience: String,
 }
@@ -62,6 +66,7 @@ impl Services {
             issuer: issuer.to_owned(),
             own_origin: own_origin.to_owned(),
             background: tokio_util::task::TaskTracker::new(),
+            delivers_email: false,
         }
     }
 

@@ -67,7 +67,7 @@ pub struct ChangePasswordInput {
 }
 
 /// A ticket's value: 32 letters and digits, as Auth0's.
-fn ticket_value() -> String {
+pub(super) fn ticket_value() -> String {
     rand::rngs::OsRng
         .sample_iter(&Alphanumeric)
         .take(32)
@@ -116,7 +116,7 @@ pub async fn change_password(
 
 /// Renders one part of a tenant's template, or latchkey's own text when there is none (or it
 /// fails at render time: a broken template must not stop the email).
-fn part(template: Option<&str>, default: String, vars: &minijinja::Value) -> String {
+pub(super) fn part(template: Option<&str>, default: String, vars: &minijinja::Value) -> String {
     let Some(t) = template else { return default };
     match minijinja::Environment::new().render_str(t, vars) {
         Ok(s) => s,

@@ -226,7 +226,10 @@ pub async fn signup(
         created_at: now,
     };
     match ctx.store.create_user(&user).await {
-        Ok(()) => Ok(user),
+        Ok(()) => {
+            super::verification::after_signup(ctx, &user).await;
+            Ok(user)
+        }
         Err(StoreError::Conflict(field)) => {
             if ctx
                 .store

@@ -367,6 +367,15 @@ pub trait TicketStore: Send + Sync + 'static {
     /// when the ticket was used or expired meanwhile (nothing changes then).
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<bool, StoreError>;
 
+    /// Uses an email-verification ticket and marks the user's email verified, together;
+    /// `Ok(false)` when the ticket was used or expired meanwhile.
+    async fn verify_email(
+        &self,
+        ticket_hash: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Claims the oldest message due at `now` (unsent, under `max_attempts`, not claimed by
     /// another sender) until `now + lease_ms`; of concurrent claims, one wins.
     async fn claim_email(

@@ -59,11 +59,13 @@ pub struct TenantSettings {
 pub struct Emails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_email: Option<EmailTemplate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_email: Option<EmailTemplate>,
 }
 
 impl Emails {
     fn is_empty(&self) -> bool {
-        self.reset_email.is_none()
+        self.reset_email.is_none() && self.verify_email.is_none()
     }
 }
 
@@ -72,6 +74,9 @@ impl Emails {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailTemplate {
+    /// `verify_email` only: send it at signup (default: when SMTP delivery is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,19 +139,23 @@ impl TenantSettings {
                 "tenant.logo_url must be an absolute http(s) URL, got {u:?}"
             ));
         }
-        if let Some(t) = &self.emails.reset_email {
+        for (kind, t) in [
+            ("reset_email", &self.emails.reset_email),
+            ("verify_email", &self.emails.verify_email),
+        ] {
+            let Some(t) = t else { continue };
             if let Some(l) = t.url_lifetime_in_seconds
                 && !(60..=30 * 86_400).contains(&l)
             {
                 return Err(format!(
-                    "emails.reset_email.url_lifetime_in_seconds must be 60..2592000, got {l}"
+                    "emails.{kind}.url_lifetime_in_seconds must be 60..2592000, got {l}"
                 ));
             }
             if let Some(u) = &t.result_url
                 && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
             {
                 return Err(format!(
-                    "emails.reset_email.result_url must be an absolute http(s) URL, got {u:?}"
+                    "emails.{kind}.result_url must be an absolute http(s) URL, got {u:?}"
                 ));
             }
             for (part, text) in [
@@ -157,7 +166,7 @@ impl TenantSettings {
                 if let Some(text) = text
                     && let Err(e) = minijinja::Environment::new().template_from_str(text)
                 {
-                    return Err(format!("emails.reset_email.{part} does not parse: {e}"));
+                    return Err(format!("emails.{kind}.{part} does not parse: {e}"));
                 }
             }
         }

@@ -1,5 +1,7 @@
-//! `POST /dbconnections/change_password` (answered in the dbconnections envelope, rate limited
-//! per IP and email) and the hosted reset page `/u/reset-password?ticket=…`.
+//! The email flows' endpoints: `POST /dbconnections/change_password` (answered in the
+//! dbconnections envelope, rate limited per IP and email), the hosted reset page
+//! `/u/reset-password?ticket=…`, the verification link `/u/email-verification?ticket=…`, and
+//! the outbox read `GET /api/v2/emails`.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -268,4 +270,42 @@ pub async fn emails_handler(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// `GET /u/email-verification?ticket=`: the link of a verification email.
+pub async fn verification_page(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    use crate::domain::verification::{Verified, verify};
+    let brand = brand(&state).await;
+    let ticket = match ticket_param(query.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return state.pages.error_page(&brand, &e),
+    };
+    match verify(&state.services, ticket.as_deref()).await {
+        Ok(Verified::Yes {
+            result_url: Some(url),
+        }) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            super::authorize::redirect_to(&format!("{url}{sep}success=true"))
+        }
+        Ok(Verified::Yes { result_url: None }) => message(
+            &state,
+            &brand,
+            StatusCode::OK,
+            "Your email was verified",
+            "You can continue using the application.",
+        ),
+        Ok(Verified::No) => message(
+            &state,
+            &brand,
+            StatusCode::BAD_REQUEST,
+            "Your email address could not be verified",
+            "The link has expired or was already used.",
+        ),
+        Err(e) => state
+            .pages
+            .error_page(&brand, &crate::domain::error::Failure::from(e).into()),
+    }
 }

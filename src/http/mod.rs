@@ -222,6 +222,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         )
         .route("/v2/logout", get(authorize::logout_v2))
         .route("/api/v2/emails", get(change_password::emails_handler))
+        .route(
+            "/u/email-verification",
+            get(change_password::verification_page),
+        )
         .route("/oidc/logout", get(authorize::logout_oidc))
         .route("/.well-known/jwks.json", get(discovery::jwks_handler))
         .route(

@@ -139,6 +139,33 @@ impl TicketStore for SqlStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    async fn verify_email(
+        &self,
+        ticket_hash: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let affected = self
+            .writes
+            .run(vec![
+                Stmt::new(
+                    "UPDATE tickets SET used_at = $2 \
+                     WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .text(ticket_hash.to_owned())
+                .int(now),
+                Stmt::new(
+                    "UPDATE users SET email_verified = TRUE, updated_at = $2 WHERE id = $3 \
+                     AND EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_at = $2)",
+                )
+                .text(ticket_hash.to_owned())
+                .int(now)
+                .text(user_id.to_owned()),
+            ])
+            .await?;
+        Ok(affected.first() == Some(&1))
+    }
+
     async fn claim_email(
         &self,
         now: i64,

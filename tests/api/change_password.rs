@@ -597,7 +597,71 @@ async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
     );
 }
 
+async fn signup_sends_a_verification_link_that_works_once(backend: Backend) {
+    let tenant = format!(
+        "{}emails:\n  verify_email:\n    enabled: true\n    subject: \"Welcome to {{{{ friendly_name }}}}\"\n",
+        crate::helpers::TENANT
+    );
+    let app = crate::helpers::spawn_with(backend, crate::helpers::Options::tenant(tenant)).await;
+    app.signed_up("v@example.com").await;
+    queued(&app).await;
+    let mail = &emails(&app, "v@example.com").await[0];
+    assert_eq!(mail["subject"], "Welcome to Test");
+    assert_eq!(mail["kind"], "email_verification");
+    let text = mail["body_text"].as_str().unwrap();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/u/email-verification?ticket="))
+        .unwrap();
+    let path = link
+        .strip_prefix(&app.base)
+        .unwrap()
+        .trim_end_matches('#')
+        .to_owned();
+    let before = app.login("v@example.com", "openid email").await;
+    let claims = |jwt: &str| -> Value {
+        use base64::Engine as _;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwt.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        claims(before["id_token"].as_str().unwrap())["email_verified"],
+        false
+    );
+    let b = Browser::new(&app);
+    let (status, page) = b.open(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Your email was verified"));
+    let after = app.login("v@example.com", "openid email").await;
+    assert_eq!(
+        claims(after["id_token"].as_str().unwrap())["email_verified"],
+        true
+    );
+    let (_, info) = parts(app.userinfo(after["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info["email_verified"], true);
+    // Once only; forged links fail the same way.
+    for bad in [
+        path.as_str(),
+        "/u/email-verification?ticket=forged",
+        "/u/email-verification",
+    ] {
+        let (status, page) = b.open(bad).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(page.contains("Your email address could not be verified"));
+    }
+    // Without the setting (and without SMTP), no verification email is sent.
+    let plain = spawn_app(backend).await;
+    plain.signed_up("n@example.com").await;
+    queued(&plain).await;
+    assert!(emails(&plain, "n@example.com").await.is_empty());
+}
+
 both_stores!(
+    signup_sends_a_verification_link_that_works_once,
     the_tenant_file_sets_the_email_and_the_link,
     the_outbox_is_delivered_once_with_retries,
     the_answer_is_the_same_for_unknown_emails,

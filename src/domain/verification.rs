@@ -1,0 +1,128 @@
+//! Email verification: the email sent at signup (when the tenant's `verify_email` is on, by
+//! default once SMTP delivery is configured), and the link that marks the address verified.
+
+use super::Services;
+use super::claims::{opaque_token, token_hash};
+use super::password_reset::{part, ticket_value};
+use super::store::{OutboxMessage, StoreError, Ticket};
+use super::user::NewUser;
+
+pub const KIND_VERIFY: &str = "email_verification";
+/// Auth0's default lifetime of a verification link: five days.
+pub const VERIFY_TICKET_TTL_MS: i64 = 432_000 * 1000;
+
+/// Queues the verification email of a new user, after the signup's answer (a background task,
+/// so signup's timing and outcome do not depend on it).
+pub async fn after_signup(ctx: &Services, user: &NewUser) {
+    let Ok(settings) = ctx.store.tenant_settings().await else {
+        return;
+    };
+    let template = settings.emails.verify_email.clone().unwrap_or_default();
+    if user.email_verified || !template.enabled.unwrap_or(ctx.delivers_email) {
+        return;
+    }
+    let (ctx, user) = (ctx.clone(), user.clone());
+    ctx.background.clone().spawn(async move {
+        if let Err(e) = send(&ctx, &user).await {
+            tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "verification email not queued");
+        }
+    });
+}
+
+async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
+    let settings = ctx.store.tenant_settings().await?;
+    let template = settings.emails.verify_email.clone().unwrap_or_default();
+    let tenant = settings.friendly_name.as_deref().unwrap_or("latchkey");
+    let value = ticket_value();
+    let link = format!("{}u/email-verification?ticket={value}#", ctx.issuer);
+    let now = ctx.clock.now_millis();
+    let vars = minijinja::context! {
+        url => link,
+        friendly_name => tenant,
+        user => minijinja::context! {
+            email => user.email,
+            name => user.profile.name.clone().unwrap_or_else(|| user.email.clone()),
+            nickname => user.profile.nickname,
+            username => user.username,
+        },
+    };
+    let html_default = format!(
+        "<p>Welcome to {tenant}! Please confirm your email address.</p><p><a href=\"{link}\">Verify your email</a></p>"
+    );
+    let body_html = match template.body_html.as_deref() {
+        None => html_default,
+        Some(t) => {
+            let mut env = minijinja::Environment::new();
+            env.add_template("body.html", t)
+                .and_then(|()| env.get_template("body.html"))
+                .and_then(|tpl| tpl.render(&vars))
+                .unwrap_or(html_default)
+        }
+    };
+    let email = OutboxMessage {
+        id: opaque_token(),
+        kind: KIND_VERIFY.into(),
+        recipient: user.email.clone(),
+        subject: part(
+            template.subject.as_deref(),
+            "Verify your email".into(),
+            &vars,
+        ),
+        body_text: part(
+            template.body_text.as_deref(),
+            format!("Welcome to {tenant}! Please confirm your email address: {link}"),
+            &vars,
+        ),
+        body_html,
+        created_at: now,
+        attempts: 0,
+    };
+    let lifetime = template
+        .url_lifetime_in_seconds
+        .map_or(VERIFY_TICKET_TTL_MS, |s| s * 1000);
+    ctx.store
+        .insert_ticket(
+            &Ticket {
+                id_hash: token_hash(&value),
+                kind: KIND_VERIFY.into(),
+                user_id: user.id.clone(),
+                result_url: template.result_url.clone(),
+                created_at: now,
+                expires_at: now + lifetime,
+            },
+            &email,
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, outbox_id = %email.id, "verification email queued in the outbox");
+    Ok(())
+}
+
+/// What opening a verification link did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Yes {
+        result_url: Option<String>,
+    },
+    /// Unknown, used or expired; with the result_url to tell, when the ticket named one.
+    No,
+}
+
+/// Opens a verification link: marks the address verified, once.
+pub async fn verify(ctx: &Services, value: Option<&str>) -> Result<Verified, StoreError> {
+    let Some(value) = value else {
+        return Ok(Verified::No);
+    };
+    let hash = token_hash(value);
+    let now = ctx.clock.now_millis();
+    let Some((ticket, user)) = ctx.store.ticket(&hash, KIND_VERIFY, now).await? else {
+        return Ok(Verified::No);
+    };
+    if ctx.store.verify_email(&hash, &user.id, now).await? {
+        tracing::info!(user_id = %user.id, "email verified");
+        Ok(Verified::Yes {
+            result_url: ticket.result_url,
+        })
+    } else {
+        Ok(Verified::No)
+    }
+}

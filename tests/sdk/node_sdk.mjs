@@ -36,6 +36,17 @@ try {
     { status: err.statusCode, message: err.message });
 }
 
+// database.changePassword: Auth0's text, for a known and an unknown email alike.
+for (const who of [email, `nobody-${email}`]) {
+  try {
+    const r = await auth0.database.changePassword({ email: who, connection });
+    check(`changePassword answers Auth0's text (${who === email ? 'known' : 'unknown'} email)`,
+      r.status === 200 && r.data === "We've just sent you an email to reset your password.", { status: r.status, data: r.data });
+  } catch (err) {
+    check('changePassword answers 200', false, { status: err.statusCode, message: err.message });
+  }
+}
+
 // Login and tokens. Every id_token below passes node-auth0's own validation (issuer with trailing
 // slash, audience, RS256 key fetched from the JWKS by kid) or the call would reject.
 const oauth = new AuthenticationClient({ domain, clientId, clientSecret }).oauth;

@@ -11,6 +11,8 @@
 //!   `/oauth/token`)/s ÷ the raw cost of one Argon2id verification and the two RS256
 //!   signatures (access token, id_token) a login issues, in alternating windows;
 //! - silent authentication with a session (`prompt=none` → code)/s, with p50 and p99;
+//! - `change_password`/s (unknown emails, each new, so the per-email limit never applies) and
+//!   the medians of known against unknown emails, sequentially;
 //! - the server's RSS idle and its peak under all of the above.
 
 use std::io::BufRead as _;
@@ -863,6 +865,54 @@ end
             w.non_2xx
         );
         println!("  {}", w.cpu);
+    }
+    if run("reset") {
+        // 8. change_password. Throughput with a new unknown email each request (the limit is
+        // per IP and email); then timing, one request at a time, a known user's email
+        // interleaved with an unknown one.
+        let script = r#"local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"client_id":"bench-client","connection":"db","email":"nobody-' .. tid .. '-' .. n .. '@example.com"}')
+end
+"#;
+        let url = format!("{base}/dbconnections/change_password");
+        let w = wrk(pid, &url, script, workers, workers * 16, o.seconds as f64).await;
+        println!(
+            "change_password/s (unknown emails): {:.0}  p50 {:.2} ms  p99 {:.2} ms  (non-2xx: {})",
+            w.rate, w.p50_ms, w.p99_ms, w.non_2xx
+        );
+        println!("  {}", w.cpu);
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        // Three rounds over the users (each stays within its burst of ten), the order of the
+        // pair alternating, so that neither side always follows the other's background work.
+        for k in 0..3 * users {
+            let i = k % users;
+            let mut pair = [
+                (true, format!("user{i}@example.com")),
+                (false, format!("stranger{k}@example.com")),
+            ];
+            if k % 2 == 1 {
+                pair.reverse();
+            }
+            for (is_known, email) in pair {
+                let list = if is_known { &mut known } else { &mut unknown };
+                let body = json!({"client_id": "bench-client", "connection": "db", "email": email});
+                let t = Instant::now();
+                let r = http.post(&url).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.bytes().await.unwrap();
+                list.push(ms(t.elapsed()));
+            }
+        }
+        let (mk, mu) = (median(known), median(unknown));
+        println!(
+            "change_password timing: known email median {mk:.3} ms, unknown {mu:.3} ms, difference {:.1} %",
+            (mk - mu).abs() / mk.max(mu) * 100.0
+        );
     }
     let (_, peak) = rss_mib(pid);
     println!("server RSS: idle {idle_rss:.1} MiB at start, peak under load {peak:.1} MiB");

@@ -80,9 +80,9 @@ pub fn reset_link(ctx: &Services, ticket: &str) -> String {
     format!("{}u/reset-password?ticket={ticket}#", ctx.issuer)
 }
 
-/// Runs `change_password`. Known and unknown emails take the same path up to the user lookup
-/// and answer the same; the ticket and its email are written after the answer (a detached
-/// task), so the answer's timing does not say whether one was.
+/// Runs `change_password`. Known and unknown emails answer the same, after the same work: the
+/// user lookup, the ticket and its email happen after the answer (a background task), so the
+/// answer's timing cannot say whether the email exists.
 pub async fn change_password(
     ctx: &Services,
     input: ChangePasswordInput,
@@ -97,18 +97,21 @@ pub async fn change_password(
         return Err(ResetError::OriginNotAllowed);
     }
     let connection = usable_connection(&client, connection)?;
-    let Some(user) = ctx
-        .store
-        .user_by_identifier(&connection.name, &input.email)
-        .await?
-        .filter(|u| u.email == input.email)
-    else {
-        return Ok(());
-    };
+    // The lookup too happens after the answer: known and unknown emails then take exactly the
+    // same path before it.
     let ctx = ctx.clone();
     ctx.background.clone().spawn(async move {
-        if let Err(e) = send_reset(&ctx, &user).await {
-            tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "password-change email not queued");
+        let found = ctx
+            .store
+            .user_by_identifier(&connection.name, &input.email)
+            .await;
+        let result = match found {
+            Ok(Some(user)) if user.email == input.email => send_reset(&ctx, &user).await,
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::error!(cause = %super::error::chain(&e), "password-change email not queued");
         }
     });
     Ok(())

@@ -297,13 +297,31 @@ pub async fn verification_page(
             "Your email was verified",
             "You can continue using the application.",
         ),
-        Ok(Verified::No) => message(
-            &state,
-            &brand,
-            StatusCode::BAD_REQUEST,
-            "Your email address could not be verified",
-            "The link has expired or was already used.",
-        ),
+        Ok(Verified::No) => {
+            // As Auth0: with a result_url, the failure goes there too.
+            let result_url = state
+                .services
+                .store
+                .tenant_settings()
+                .await
+                .ok()
+                .and_then(|s| s.emails.verify_email.as_ref()?.result_url.clone());
+            match result_url {
+                Some(url) => {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    super::authorize::redirect_to(&format!(
+                        "{url}{sep}success=false&error_description=Access%20expired"
+                    ))
+                }
+                None => message(
+                    &state,
+                    &brand,
+                    StatusCode::BAD_REQUEST,
+                    "Your email address could not be verified",
+                    "The link has expired or was already used.",
+                ),
+            }
+        }
         Err(e) => state
             .pages
             .error_page(&brand, &crate::domain::error::Failure::from(e).into()),

@@ -653,6 +653,35 @@ async fn signup_sends_a_verification_link_that_works_once(backend: Backend) {
         assert_eq!(status, 400, "{bad}");
         assert!(page.contains("Your email address could not be verified"));
     }
+    // With a result_url, success and failure both go there.
+    let tenant = format!(
+        "{}emails:\n  verify_email:\n    enabled: true\n    result_url: https://app.example/verified\n",
+        crate::helpers::TENANT
+    );
+    let app = crate::helpers::spawn_with(backend, crate::helpers::Options::tenant(tenant)).await;
+    app.signed_up("r@example.com").await;
+    queued(&app).await;
+    let mail = &emails(&app, "r@example.com").await[0];
+    let link = mail["body_text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.contains("/u/email-verification?ticket="))
+        .unwrap();
+    let path = link
+        .strip_prefix(&app.base)
+        .unwrap()
+        .trim_end_matches('#')
+        .to_owned();
+    let b = Browser::new(&app);
+    for expected in [
+        "https://app.example/verified?success=true",
+        "https://app.example/verified?success=false&error_description=Access%20expired",
+    ] {
+        let resp = b.0.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(resp.status(), 302);
+        assert_eq!(resp.headers()["location"], expected);
+    }
     // Without the setting (and without SMTP), no verification email is sent.
     let plain = spawn_app(backend).await;
     plain.signed_up("n@example.com").await;

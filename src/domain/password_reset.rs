@@ -117,6 +117,48 @@ pub async fn change_password(
     Ok(())
 }
 
+/// The variables every email template sees.
+pub(super) fn email_vars(
+    link: &str,
+    tenant: &str,
+    email: &str,
+    profile: &super::user::Profile,
+    username: Option<&str>,
+) -> minijinja::Value {
+    minijinja::context! {
+        url => link,
+        friendly_name => tenant,
+        user => minijinja::context! {
+            email => email,
+            name => profile.name.as_deref().unwrap_or(email),
+            nickname => profile.nickname,
+            username => username,
+        },
+    }
+}
+
+/// A tenant's HTML body, rendered with its variables HTML-escaped (a template named `.html`),
+/// or `default` when there is none or it fails.
+pub(super) fn html_part(
+    template: Option<&str>,
+    default: String,
+    vars: &minijinja::Value,
+) -> String {
+    let Some(t) = template else { return default };
+    let mut env = minijinja::Environment::new();
+    match env
+        .add_template("body.html", t)
+        .and_then(|()| env.get_template("body.html"))
+        .and_then(|tpl| tpl.render(vars))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(cause = %e, "email template failed; sending the default text");
+            default
+        }
+    }
+}
+
 /// Renders one part of a tenant's template, or latchkey's own text when there is none (or it
 /// fails at render time: a broken template must not stop the email).
 pub(super) fn part(template: Option<&str>, default: String, vars: &minijinja::Value) -> String {
@@ -137,16 +179,13 @@ async fn send_reset(ctx: &Services, user: &User) -> Result<(), StoreError> {
     let settings = ctx.store.tenant_settings().await?;
     let tenant = settings.friendly_name.as_deref().unwrap_or("latchkey");
     let template = settings.emails.reset_email.clone().unwrap_or_default();
-    let vars = minijinja::context! {
-        url => link,
-        friendly_name => tenant,
-        user => minijinja::context! {
-            email => user.email,
-            name => user.profile.name.clone().unwrap_or_else(|| user.email.clone()),
-            nickname => user.profile.nickname,
-            username => user.username,
-        },
-    };
+    let vars = email_vars(
+        &link,
+        tenant,
+        &user.email,
+        &user.profile,
+        user.username.as_deref(),
+    );
     let email = OutboxMessage {
         id: opaque_token(),
         kind: KIND_RESET.into(),
@@ -164,28 +203,15 @@ async fn send_reset(ctx: &Services, user: &User) -> Result<(), StoreError> {
             ),
             &vars,
         ),
-        // minijinja escapes the variables in an HTML body (a template named `.html`).
-        body_html: match template.body_html.as_deref() {
-            None => format!(
+        body_html: html_part(
+            template.body_html.as_deref(),
+            format!(
                 "<p>We received a request to reset the password of your {tenant} account.</p>\
                  <p><a href=\"{link}\">Reset your password</a></p>\
                  <p>If you did not ask for this, you can ignore this email.</p>"
             ),
-            Some(t) => {
-                let mut env = minijinja::Environment::new();
-                match env
-                    .add_template("body.html", t)
-                    .and_then(|()| env.get_template("body.html"))
-                    .and_then(|tpl| tpl.render(&vars))
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(cause = %e, "email template failed; sending the default text");
-                        format!("<p><a href=\"{link}\">Reset your password</a></p>")
-                    }
-                }
-            }
-        },
+            &vars,
+        ),
         created_at: now,
         attempts: 0,
     };

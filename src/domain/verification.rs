@@ -3,7 +3,7 @@
 
 use super::Services;
 use super::claims::{opaque_token, token_hash};
-use super::password_reset::{part, ticket_value};
+use super::password_reset::{email_vars, html_part, part, ticket_value};
 use super::store::{OutboxMessage, StoreError, Ticket};
 use super::user::NewUser;
 
@@ -36,29 +36,16 @@ async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
     let value = ticket_value();
     let link = format!("{}u/email-verification?ticket={value}#", ctx.issuer);
     let now = ctx.clock.now_millis();
-    let vars = minijinja::context! {
-        url => link,
-        friendly_name => tenant,
-        user => minijinja::context! {
-            email => user.email,
-            name => user.profile.name.clone().unwrap_or_else(|| user.email.clone()),
-            nickname => user.profile.nickname,
-            username => user.username,
-        },
-    };
+    let vars = email_vars(
+        &link,
+        tenant,
+        &user.email,
+        &user.profile,
+        user.username.as_deref(),
+    );
     let html_default = format!(
         "<p>Welcome to {tenant}! Please confirm your email address.</p><p><a href=\"{link}\">Verify your email</a></p>"
     );
-    let body_html = match template.body_html.as_deref() {
-        None => html_default,
-        Some(t) => {
-            let mut env = minijinja::Environment::new();
-            env.add_template("body.html", t)
-                .and_then(|()| env.get_template("body.html"))
-                .and_then(|tpl| tpl.render(&vars))
-                .unwrap_or(html_default)
-        }
-    };
     let email = OutboxMessage {
         id: opaque_token(),
         kind: KIND_VERIFY.into(),
@@ -73,7 +60,7 @@ async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
             format!("Welcome to {tenant}! Please confirm your email address: {link}"),
             &vars,
         ),
-        body_html,
+        body_html: html_part(template.body_html.as_deref(), html_default, &vars),
         created_at: now,
         attempts: 0,
     };

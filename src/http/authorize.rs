@@ -17,19 +17,13 @@ use super::AppState;
 use super::body::{BodyError, Fields};
 use super::error::{HtmlError, form_error_view};
 use super::input;
+use super::pages::brand;
 use super::pages::{Brand, Csp, checklist, csp_source, session_cookie};
 use crate::domain::authorize::{
     self, Answer, Authorized, FormError, LoginForm, PageError, PageFailure, ResponseMode, Screen,
     SignupForm, Transaction, origin_of,
 };
 use crate::domain::user::Password;
-
-async fn brand(state: &AppState) -> Brand {
-    match state.services.store.tenant_settings().await {
-        Ok(s) => Brand::of(&s),
-        Err(_) => Brand::of(&Default::default()),
-    }
-}
 
 async fn error_page(state: &AppState, e: impl Into<HtmlError>) -> Response {
     let brand = brand(state).await;

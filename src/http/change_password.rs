@@ -18,6 +18,7 @@ use super::AppState;
 use super::body::{BodyError, Fields};
 use super::error::{DbConnectionsError, HtmlError, form_error_view};
 use super::input;
+use super::pages::brand;
 use super::pages::{Brand, Csp, checklist};
 use crate::domain::authorize::{FormError, PageError};
 use crate::domain::error::{Invalid, Rule};
@@ -74,13 +75,6 @@ pub async fn change_password_handler(
 fn ticket_param(query: Option<&str>) -> Result<Option<String>, HtmlError> {
     let q = input::query(query).map_err(PageError::Invalid)?;
     Ok(q.get("ticket").and_then(Value::as_str).map(str::to_owned))
-}
-
-async fn brand(state: &AppState) -> Brand {
-    match state.services.store.tenant_settings().await {
-        Ok(s) => Brand::of(&s),
-        Err(_) => Brand::of(&Default::default()),
-    }
 }
 
 fn message(

@@ -278,6 +278,14 @@ pub fn set_page_headers(h: &mut HeaderMap) {
     );
 }
 
+/// The tenant's branding now (the default look when the settings cannot be read).
+pub async fn brand(state: &super::AppState) -> Brand {
+    match state.services.store.tenant_settings().await {
+        Ok(s) => Brand::of(&s),
+        Err(_) => Brand::of(&Default::default()),
+    }
+}
+
 /// The tenant's branding, as the templates read it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Brand {

@@ -164,6 +164,7 @@ impl Application {
             &own_origin,
         );
         services.delivers_email = mailer.is_some();
+        services.logs_email_links = mailer.is_none() && issuer_is_loopback(&issuer);
         let state = Arc::new(App {
             services: services.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
@@ -341,9 +342,41 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Whether the issuer names this machine (development): only then may the log show links.
+fn issuer_is_loopback(issuer: &str) -> bool {
+    match url::Url::parse(issuer)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize_issuer;
+    use super::{issuer_is_loopback, normalize_issuer};
+
+    #[test]
+    fn only_loopback_issuers_are_development() {
+        for dev in [
+            "http://127.0.0.1:3000/",
+            "https://localhost/",
+            "http://[::1]:8080/",
+            "http://app.localhost/",
+        ] {
+            assert!(issuer_is_loopback(dev), "{dev}");
+        }
+        for public in [
+            "https://auth.acme.example/",
+            "http://10.0.0.5/",
+            "https://localhost.acme.example/",
+        ] {
+            assert!(!issuer_is_loopback(public), "{public}");
+        }
+    }
 
     #[test]
     fn issuer_has_one_trailing_slash() {

@@ -212,6 +212,21 @@ pub fn load(
     file.tenant
         .validate()
         .map_err(|m| err(line_of(&text, "tenant:"), m))?;
+    for (kind, t) in [
+        ("reset_email", &file.tenant.emails.reset_email),
+        ("verify_email", &file.tenant.emails.verify_email),
+    ] {
+        if let Some(from) = t.as_ref().and_then(|t| t.from.as_deref())
+            && from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            return Err(err(
+                line_of(&text, "from:"),
+                format!(
+                    "emails.{kind}.from must be an address like \"Acme <no-reply@acme.example>\", got {from:?}"
+                ),
+            ));
+        }
+    }
     let mut clients = Vec::new();
     let mut names = HashSet::new();
     let mut ids = HashSet::new();

@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod email;
 pub mod error;
 pub mod keys;
 pub mod management;
@@ -42,6 +43,8 @@ pub struct Services {
     /// Whether emails are delivered (SMTP is configured): verification emails are then sent
     /// at signup unless the tenant file says otherwise.
     pub delivers_email: bool,
+    /// Development without SMTP (a loopback issuer): the log shows each kept email's link.
+    pub logs_email_links: bool,
     userinfo_audience: String,
     management_audience: String,
 }
@@ -67,6 +70,7 @@ impl Services {
             own_origin: own_origin.to_owned(),
             background: tokio_util::task::TaskTracker::new(),
             delivers_email: false,
+            logs_email_links: false,
         }
     }
 

@@ -6,16 +6,14 @@
 
 use std::sync::Arc;
 
-use rand::Rng;
-use rand::distributions::Alphanumeric;
-
 use super::Services;
-use super::claims::{opaque_token, token_hash};
+use super::claims::token_hash;
+use super::email;
 use super::error::{Failure, Invalid, Rule};
 use super::signup::{
     ConnectionError, SignupError, SignupInput, check_password_options, usable_connection,
 };
-use super::store::{OutboxMessage, PasswordReset, StoreError, Ticket};
+use super::store::{PasswordReset, StoreError, Ticket};
 use super::tenant::Connection;
 use super::user::{Password, User, normalize_identifier};
 
@@ -66,20 +64,6 @@ pub struct ChangePasswordInput {
     pub email: String,
 }
 
-/// A ticket's value: 32 letters and digits, as Auth0's.
-pub(super) fn ticket_value() -> String {
-    rand::rngs::OsRng
-        .sample_iter(&Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
-}
-
-/// The link of a reset ticket.
-pub fn reset_link(ctx: &Services, ticket: &str) -> String {
-    format!("{}u/reset-password?ticket={ticket}#", ctx.issuer)
-}
-
 /// Runs `change_password`. Known and unknown emails answer the same, after the same work: the
 /// user lookup, the ticket and its email happen after the answer (a background task), so the
 /// answer's timing cannot say whether the email exists.
@@ -117,123 +101,46 @@ pub async fn change_password(
     Ok(())
 }
 
-/// The variables every email template sees.
-pub(super) fn email_vars(
-    link: &str,
-    tenant: &str,
-    email: &str,
-    profile: &super::user::Profile,
-    username: Option<&str>,
-) -> minijinja::Value {
-    minijinja::context! {
-        url => link,
-        friendly_name => tenant,
-        user => minijinja::context! {
-            email => email,
-            name => profile.name.as_deref().unwrap_or(email),
-            nickname => profile.nickname,
-            username => username,
-        },
-    }
-}
-
-/// A tenant's HTML body, rendered with its variables HTML-escaped (a template named `.html`),
-/// or `default` when there is none or it fails.
-pub(super) fn html_part(
-    template: Option<&str>,
-    default: String,
-    vars: &minijinja::Value,
-) -> String {
-    let Some(t) = template else { return default };
-    let mut env = minijinja::Environment::new();
-    match env
-        .add_template("body.html", t)
-        .and_then(|()| env.get_template("body.html"))
-        .and_then(|tpl| tpl.render(vars))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(cause = %e, "email template failed; sending the default text");
-            default
-        }
-    }
-}
-
-/// Renders one part of a tenant's template, or latchkey's own text when there is none (or it
-/// fails at render time: a broken template must not stop the email).
-pub(super) fn part(template: Option<&str>, default: String, vars: &minijinja::Value) -> String {
-    let Some(t) = template else { return default };
-    match minijinja::Environment::new().render_str(t, vars) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(cause = %e, "email template failed; sending the default text");
-            default
-        }
-    }
-}
-
 async fn send_reset(ctx: &Services, user: &User) -> Result<(), StoreError> {
-    let value = ticket_value();
-    let now = ctx.clock.now_millis();
-    let link = reset_link(ctx, &value);
     let settings = ctx.store.tenant_settings().await?;
-    let tenant = settings.friendly_name.as_deref().unwrap_or("latchkey");
+    let tenant = settings
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| "latchkey".into());
     let template = settings.emails.reset_email.clone().unwrap_or_default();
-    let vars = email_vars(
-        &link,
-        tenant,
-        &user.email,
-        &user.profile,
-        user.username.as_deref(),
-    );
-    let email = OutboxMessage {
-        id: opaque_token(),
-        kind: KIND_RESET.into(),
-        recipient: user.email.clone(),
-        subject: part(
-            template.subject.as_deref(),
-            format!("Reset your {tenant} password"),
-            &vars,
-        ),
-        body_text: part(
-            template.body_text.as_deref(),
+    let text_tenant = tenant.clone();
+    let defaults = email::Defaults {
+        subject: format!("Reset your {tenant} password"),
+        text: Box::new(move |link| {
             format!(
-                "We received a request to reset the password of your {tenant} account.\n\n\
+                "We received a request to reset the password of your {text_tenant} account.\n\n\
                  Reset it here: {link}\n\nIf you did not ask for this, you can ignore this email."
-            ),
-            &vars,
-        ),
-        body_html: html_part(
-            template.body_html.as_deref(),
+            )
+        }),
+        html: Box::new(move |link| {
             format!(
                 "<p>We received a request to reset the password of your {tenant} account.</p>\
                  <p><a href=\"{link}\">Reset your password</a></p>\
                  <p>If you did not ask for this, you can ignore this email.</p>"
-            ),
-            &vars,
-        ),
-        created_at: now,
-        attempts: 0,
+            )
+        }),
     };
-    let lifetime = template
-        .url_lifetime_in_seconds
-        .map_or(RESET_TICKET_TTL_MS, |s| s * 1000);
-    ctx.store
-        .insert_ticket(
-            &Ticket {
-                id_hash: token_hash(&value),
-                kind: KIND_RESET.into(),
-                user_id: user.id.clone(),
-                result_url: template.result_url.clone(),
-                created_at: now,
-                expires_at: now + lifetime,
-            },
-            &email,
-        )
-        .await?;
-    // Development without SMTP: the outbox keeps it (GET /api/v2/emails serves it to tests).
-    tracing::info!(user_id = %user.id, outbox_id = %email.id, "password-change email queued in the outbox");
-    Ok(())
+    let to = email::Recipient {
+        user_id: &user.id,
+        email: &user.email,
+        profile: &user.profile,
+        username: user.username.as_deref(),
+    };
+    email::queue(
+        ctx,
+        KIND_RESET,
+        "u/reset-password",
+        &to,
+        &template,
+        defaults,
+        RESET_TICKET_TTL_MS,
+    )
+    .await
 }
 
 /// A live reset ticket, with its user and their connection.

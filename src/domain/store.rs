@@ -318,6 +318,8 @@ pub struct Ticket {
 pub struct OutboxMessage {
     pub id: String,
     pub kind: String,
+    /// The template's sender; `None`: the server's `--email-from`.
+    pub from: Option<String>,
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
@@ -325,6 +327,10 @@ pub struct OutboxMessage {
     pub created_at: i64,
     /// Failed delivery attempts so far.
     pub attempts: i64,
+    /// When it was delivered.
+    pub sent_at: Option<i64>,
+    /// The last delivery failure, as the SMTP server or the connection gave it.
+    pub last_error: Option<String>,
 }
 
 /// A password reset through a ticket, applied in one transaction and only if the ticket is
@@ -376,17 +382,19 @@ pub trait TicketStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Claims the oldest message due at `now` (unsent, under `max_attempts`, not claimed by
-    /// another sender) until `now + lease_ms`; of concurrent claims, one wins.
-    async fn claim_email(
+    /// Claims up to `limit` of the oldest messages due at `now` (unsent, under
+    /// `max_attempts`, not claimed by another sender) until `now + lease_ms`; of concurrent
+    /// claims of one message, one wins.
+    async fn claim_emails(
         &self,
         now: i64,
         lease_ms: i64,
         max_attempts: i64,
-    ) -> Result<Option<OutboxMessage>, StoreError>;
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
 
-    /// A claimed message was delivered.
-    async fn email_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Claimed messages were delivered.
+    async fn emails_sent(&self, ids: &[String], now: i64) -> Result<(), StoreError>;
 
     /// A claimed message failed: one more attempt, the next not before `retry_at`.
     async fn email_failed(&self, id: &str, retry_at: i64, error: &str) -> Result<(), StoreError>;

@@ -77,6 +77,9 @@ pub struct EmailTemplate {
     /// `verify_email` only: send it at signup (default: when SMTP delivery is configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// The sender of this kind (`"Acme <no-reply@acme.example>"`); default `--email-from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,9 +2,9 @@
 //! default once SMTP delivery is configured), and the link that marks the address verified.
 
 use super::Services;
-use super::claims::{opaque_token, token_hash};
-use super::password_reset::{email_vars, html_part, part, ticket_value};
-use super::store::{OutboxMessage, StoreError, Ticket};
+use super::claims::token_hash;
+use super::email;
+use super::store::StoreError;
 use super::user::NewUser;
 
 pub const KIND_VERIFY: &str = "email_verification";
@@ -32,56 +32,39 @@ pub async fn after_signup(ctx: &Services, user: &NewUser) {
 async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
     let settings = ctx.store.tenant_settings().await?;
     let template = settings.emails.verify_email.clone().unwrap_or_default();
-    let tenant = settings.friendly_name.as_deref().unwrap_or("latchkey");
-    let value = ticket_value();
-    let link = format!("{}u/email-verification?ticket={value}#", ctx.issuer);
-    let now = ctx.clock.now_millis();
-    let vars = email_vars(
-        &link,
-        tenant,
-        &user.email,
-        &user.profile,
-        user.username.as_deref(),
-    );
-    let html_default = format!(
-        "<p>Welcome to {tenant}! Please confirm your email address.</p><p><a href=\"{link}\">Verify your email</a></p>"
-    );
-    let email = OutboxMessage {
-        id: opaque_token(),
-        kind: KIND_VERIFY.into(),
-        recipient: user.email.clone(),
-        subject: part(
-            template.subject.as_deref(),
-            "Verify your email".into(),
-            &vars,
-        ),
-        body_text: part(
-            template.body_text.as_deref(),
-            format!("Welcome to {tenant}! Please confirm your email address: {link}"),
-            &vars,
-        ),
-        body_html: html_part(template.body_html.as_deref(), html_default, &vars),
-        created_at: now,
-        attempts: 0,
+    let tenant = settings
+        .friendly_name
+        .clone()
+        .unwrap_or_else(|| "latchkey".into());
+    let text_tenant = tenant.clone();
+    let defaults = email::Defaults {
+        subject: "Verify your email".into(),
+        text: Box::new(move |link| {
+            format!("Welcome to {text_tenant}! Please confirm your email address: {link}")
+        }),
+        html: Box::new(move |link| {
+            format!(
+                "<p>Welcome to {tenant}! Please confirm your email address.</p>\
+                 <p><a href=\"{link}\">Verify your email</a></p>"
+            )
+        }),
     };
-    let lifetime = template
-        .url_lifetime_in_seconds
-        .map_or(VERIFY_TICKET_TTL_MS, |s| s * 1000);
-    ctx.store
-        .insert_ticket(
-            &Ticket {
-                id_hash: token_hash(&value),
-                kind: KIND_VERIFY.into(),
-                user_id: user.id.clone(),
-                result_url: template.result_url.clone(),
-                created_at: now,
-                expires_at: now + lifetime,
-            },
-            &email,
-        )
-        .await?;
-    tracing::info!(user_id = %user.id, outbox_id = %email.id, "verification email queued in the outbox");
-    Ok(())
+    let to = email::Recipient {
+        user_id: &user.id,
+        email: &user.email,
+        profile: &user.profile,
+        username: user.username.as_deref(),
+    };
+    email::queue(
+        ctx,
+        KIND_VERIFY,
+        "u/email-verification",
+        &to,
+        &template,
+        defaults,
+        VERIFY_TICKET_TTL_MS,
+    )
+    .await
 }
 
 /// What opening a verification link did.

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::domain::ports::{MailError, Mailer};
@@ -31,6 +32,8 @@ impl SmtpMailer {
                 url: redacted.clone(),
                 reason: e.to_string().replace(url, &redacted),
             })?
+            // One pooled connection per message the sender sends at once.
+            .pool_config(PoolConfig::new().max_size(crate::domain::outbox::PARALLEL as u32))
             .build();
         let from = from
             .parse::<Mailbox>()
@@ -46,8 +49,15 @@ impl Mailer for SmtpMailer {
             .recipient
             .parse()
             .map_err(|e| MailError::Permanent(format!("recipient: {e}")))?;
+        // A template's sender was checked when the tenant file was read; one that no longer
+        // parses (edited in the store) falls back to the server's.
+        let from = m
+            .from
+            .as_deref()
+            .and_then(|f| f.parse::<Mailbox>().ok())
+            .unwrap_or_else(|| self.from.clone());
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(m.subject.clone())
             .multipart(MultiPart::alternative_plain_html(

@@ -345,12 +345,15 @@ pub struct TicketWithUserRow {
 pub struct OutboxRow {
     id: String,
     kind: String,
+    sender: Option<String>,
     recipient: String,
     subject: String,
     body_text: String,
     body_html: String,
     created_at: i64,
     attempts: i64,
+    sent_at: Option<i64>,
+    last_error: Option<String>,
 }
 
 impl From<OutboxRow> for OutboxMessage {
@@ -358,12 +361,15 @@ impl From<OutboxRow> for OutboxMessage {
         OutboxMessage {
             id: r.id,
             kind: r.kind,
+            from: r.sender,
             recipient: r.recipient,
             subject: r.subject,
             body_text: r.body_text,
             body_html: r.body_html,
             created_at: r.created_at,
             attempts: r.attempts,
+            sent_at: r.sent_at,
+            last_error: r.last_error,
         }
     }
 }

@@ -9,6 +9,9 @@ use super::{SqlStore, backend};
 use crate::domain::store::{OutboxMessage, PasswordReset, StoreError, Ticket, TicketStore};
 use crate::domain::user::User;
 
+const OUTBOX_COLUMNS: &str = "id, kind, sender, recipient, subject, body_text, body_html, \
+                              created_at, attempts, sent_at, last_error";
+
 #[async_trait]
 impl TicketStore for SqlStore {
     async fn insert_ticket(&self, t: &Ticket, m: &OutboxMessage) -> Result<(), StoreError> {
@@ -26,7 +29,7 @@ impl TicketStore for SqlStore {
                 .int(t.expires_at),
                 Stmt::new(
                     "INSERT INTO outbox (id, kind, recipient, subject, body_text, body_html, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     created_at, sender) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .text(m.id.clone())
                 .text(m.kind.clone())
@@ -34,7 +37,8 @@ impl TicketStore for SqlStore {
                 .text(m.subject.clone())
                 .text(m.body_text.clone())
                 .text(m.body_html.clone())
-                .int(m.created_at),
+                .int(m.created_at)
+                .text(m.from.clone()),
             ])
             .await
             .map(|_| ())
@@ -126,16 +130,16 @@ impl TicketStore for SqlStore {
         recipient: Option<&str>,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, kind, recipient, subject, body_text, body_html, created_at, attempts \
-             FROM outbox \
-             WHERE (CAST($1 AS TEXT) IS NULL OR recipient = $1) ORDER BY created_at DESC LIMIT $2",
-        )
-        .bind(recipient)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox \
+             WHERE (CAST($1 AS TEXT) IS NULL OR recipient = $1) ORDER BY created_at DESC LIMIT $2"
+        );
+        let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
+            .bind(recipient)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -166,41 +170,44 @@ impl TicketStore for SqlStore {
         Ok(affected.first() == Some(&1))
     }
 
-    async fn claim_email(
+    async fn claim_emails(
         &self,
         now: i64,
         lease_ms: i64,
         max_attempts: i64,
-    ) -> Result<Option<OutboxMessage>, StoreError> {
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         let _writer = self.writer().await?;
-        // The outer WHERE repeats the claim condition: a concurrent claim of the same row
-        // (PostgreSQL re-checks it after waiting for the winner's lock) updates nothing.
+        // The outer WHERE repeats the claim condition: a concurrent claim of the same rows
+        // (PostgreSQL re-checks each after waiting for the winner's lock) skips them.
         let free = "sent_at IS NULL AND attempts < $3 AND next_attempt_at <= $1 \
                     AND (claimed_until IS NULL OR claimed_until <= $1)";
         let sql = format!(
-            "UPDATE outbox SET claimed_until = $2 WHERE id = \
-             (SELECT id FROM outbox WHERE {free} ORDER BY created_at LIMIT 1) AND {free} \
-             RETURNING id, kind, recipient, subject, body_text, body_html, created_at, attempts"
+            "UPDATE outbox SET claimed_until = $2 WHERE id IN \
+             (SELECT id FROM outbox WHERE {free} ORDER BY created_at LIMIT $4) AND {free} \
+             RETURNING {OUTBOX_COLUMNS}"
         );
-        let row: Option<OutboxRow> = sqlx::query_as(&sql)
+        let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
             .bind(now)
             .bind(now + lease_ms)
             .bind(max_attempts)
-            .fetch_optional(&self.pool)
+            .bind(limit)
+            .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
-        Ok(row.map(Into::into))
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn email_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        self.writes
-            .run(vec![
+    async fn emails_sent(&self, ids: &[String], now: i64) -> Result<(), StoreError> {
+        let stmts = ids
+            .iter()
+            .map(|id| {
                 Stmt::new("UPDATE outbox SET sent_at = $2, claimed_until = NULL WHERE id = $1")
-                    .text(id.to_owned())
-                    .int(now),
-            ])
-            .await
-            .map(|_| ())
+                    .text(id.clone())
+                    .int(now)
+            })
+            .collect();
+        self.writes.run(stmts).await.map(|_| ())
     }
 
     async fn email_failed(&self, id: &str, retry_at: i64, error: &str) -> Result<(), StoreError> {

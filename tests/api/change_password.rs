@@ -419,6 +419,8 @@ async fn resets_clear_brute_force_blocks_and_respect_history(backend: Backend) {
 #[derive(Default)]
 struct Recorder {
     fail: std::sync::atomic::AtomicUsize,
+    /// Failures are permanent (a 5xx) instead of transient.
+    refuse: std::sync::atomic::AtomicBool,
     sent: std::sync::Mutex<Vec<String>>,
 }
 
@@ -431,6 +433,11 @@ impl latchkey::domain::ports::Mailer for Recorder {
         use std::sync::atomic::Ordering;
         if self.fail.load(Ordering::SeqCst) > 0 {
             self.fail.fetch_sub(1, Ordering::SeqCst);
+            if self.refuse.load(Ordering::SeqCst) {
+                return Err(latchkey::domain::ports::MailError::Permanent(
+                    "550 no such mailbox".into(),
+                ));
+            }
             return Err(latchkey::domain::ports::MailError::Transient(
                 "421 try later".into(),
             ));
@@ -448,16 +455,20 @@ async fn the_outbox_is_delivered_once_with_retries(backend: Backend) {
     queued(&app).await;
     let mailer = Recorder::default();
     mailer.fail.store(2, std::sync::atomic::Ordering::SeqCst);
-    // Two failures: the second try waits 30 s, the third 60 s more.
+    // Two failures: the second try waits 10 s, the third 20 s more.
     assert_eq!(deliver_due(&app.services, &mailer).await.unwrap(), 0);
     assert_eq!(
         deliver_due(&app.services, &mailer).await.unwrap(),
         0,
         "not due yet"
     );
-    app.clock.advance(std::time::Duration::from_secs(30));
+    let mail = &emails(&app, "jane@example.com").await[0];
+    assert_eq!(mail["attempts"], 1);
+    assert_eq!(mail["last_error"], "temporary failure: 421 try later");
+    assert_eq!(mail["sent_at"], Value::Null);
+    app.clock.advance(std::time::Duration::from_secs(10));
     assert_eq!(deliver_due(&app.services, &mailer).await.unwrap(), 0);
-    app.clock.advance(std::time::Duration::from_secs(59));
+    app.clock.advance(std::time::Duration::from_secs(19));
     assert_eq!(
         deliver_due(&app.services, &mailer).await.unwrap(),
         0,
@@ -473,6 +484,43 @@ async fn the_outbox_is_delivered_once_with_retries(backend: Backend) {
     assert_eq!(mailer.sent.lock().unwrap().len(), 1);
     let mail = &emails(&app, "jane@example.com").await[0];
     assert_eq!(mail["attempts"], 2);
+    assert!(mail["sent_at"].is_i64());
+
+    // A permanent refusal (5xx) is not retried; transient ones stop after MAX_ATTEMPTS.
+    app.signed_up("gone@example.com").await;
+    change_password(&app, "gone@example.com", CONN).await;
+    queued(&app).await;
+    let refusing = Recorder::default();
+    refusing
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    refusing
+        .fail
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..30 {
+        deliver_due(&app.services, &refusing).await.unwrap();
+        app.clock.advance(std::time::Duration::from_secs(3600));
+    }
+    let gone = &emails(&app, "gone@example.com").await[0];
+    assert_eq!(gone["attempts"], 1);
+    assert_eq!(gone["last_error"], "permanent failure: 550 no such mailbox");
+    let retrying = Recorder::default();
+    retrying
+        .fail
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    app.signed_up("later@example.com").await;
+    change_password(&app, "later@example.com", CONN).await;
+    queued(&app).await;
+    for _ in 0..30 {
+        deliver_due(&app.services, &retrying).await.unwrap();
+        app.clock.advance(std::time::Duration::from_secs(3600));
+    }
+    let later = &emails(&app, "later@example.com").await[0];
+    assert_eq!(
+        later["attempts"].as_i64(),
+        Some(latchkey::domain::outbox::MAX_ATTEMPTS)
+    );
+    assert_eq!(later["sent_at"], Value::Null);
 
     // Many messages, two senders at once: each message goes out once.
     for i in 0..20 {
@@ -501,7 +549,7 @@ async fn the_outbox_is_delivered_once_with_retries(backend: Backend) {
 
 async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
     let tenant = format!(
-        "{}emails:\n  reset_email:\n    subject: \"{{{{ friendly_name }}}}: new password for {{{{ user.email }}}}\"\n    body_text: \"Go to {{{{ url }}}}\"\n    body_html: \"<a href='{{{{ url }}}}'>{{{{ user.name }}}}</a>\"\n    url_lifetime_in_seconds: 3600\n    result_url: https://app.example/after-reset\n",
+        "{}emails:\n  reset_email:\n    from: \"Acme <no-reply@acme.example>\"\n    subject: \"{{{{ friendly_name }}}}: new password for {{{{ user.email }}}}\"\n    body_text: \"Go to {{{{ url }}}}\"\n    body_html: \"<a href='{{{{ url }}}}'>{{{{ user.name }}}}</a>\"\n    url_lifetime_in_seconds: 3600\n    result_url: https://app.example/after-reset\n",
         crate::helpers::TENANT
     );
     let app = crate::helpers::spawn_with(backend, crate::helpers::Options::tenant(tenant)).await;
@@ -516,6 +564,7 @@ async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
     queued(&app).await;
     let mail = &emails(&app, "t@example.com").await[0];
     assert_eq!(mail["subject"], "Test: new password for t@example.com");
+    assert_eq!(mail["from"], "Acme <no-reply@acme.example>");
     assert!(
         mail["body_text"]
             .as_str()
@@ -565,36 +614,45 @@ async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
     app.clock.advance(std::time::Duration::from_secs(3601));
     let (status, _) = b.open(&reset_link(&app, "t@example.com").await).await;
     assert_eq!(status, 400);
-    // A template that does not parse stops start-up with the file's line.
-    let bad = format!(
-        "{}emails:\n  reset_email:\n    subject: \"{{{{ url \"\n",
-        crate::helpers::TENANT
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.yaml");
-    std::fs::write(&path, bad).unwrap();
-    let url = crate::helpers::database_url(backend, &dir).await;
-    let args = latchkey::cli::ServeArgs::parse_from_args([
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &url,
-        "--tenant-file",
-        path.to_str().unwrap(),
-    ])
-    .unwrap();
-    let err = latchkey::startup::Application::build(
-        args.config(),
-        latchkey::startup::Dependencies::default(),
-    )
-    .await
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(
-        err.contains("emails.reset_email.subject does not parse"),
-        "{err}"
-    );
+    // A template that does not parse, or a sender that is no address, stops start-up with
+    // the file's line.
+    for (part, expected) in [
+        (
+            "subject: \"{{ url \"",
+            "emails.reset_email.subject does not parse",
+        ),
+        (
+            "from: \"Acme <no-reply>\"",
+            "emails.reset_email.from must be an address like",
+        ),
+    ] {
+        let bad = format!(
+            "{}emails:\n  reset_email:\n    {part}\n",
+            crate::helpers::TENANT
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml");
+        std::fs::write(&path, bad).unwrap();
+        let url = crate::helpers::database_url(backend, &dir).await;
+        let args = latchkey::cli::ServeArgs::parse_from_args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--tenant-file",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        let err = latchkey::startup::Application::build(
+            args.config(),
+            latchkey::startup::Dependencies::default(),
+        )
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
 }
 
 async fn signup_sends_a_verification_link_that_works_once(backend: Backend) {

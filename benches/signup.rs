@@ -1,6 +1,6 @@
 //! Signup and token benchmarks (not tests): `cargo bench --bench signup -- [--store
 //! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]
-//! [--only logins,timing,cc,refresh,userinfo,browser,silent,reset]`.
+//! [--only logins,timing,cc,refresh,userinfo,browser,silent,reset,sender]`.
 //!
 //! `saturate` (default): alternates windows of raw Argon2id hashing on the server's worker
 //! count with windows of signups driven at a started server by `wrk` (Debian package `wrk`;

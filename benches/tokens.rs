@@ -13,7 +13,8 @@
 //! - silent authentication with a session (`prompt=none` → code)/s, with p50 and p99;
 //! - `change_password`/s (unknown emails, each new, so the per-email limit never applies) and
 //!   the medians of known against unknown emails, sequentially;
-//! - the server's RSS idle and its peak under all of the above.
+//! - the server's RSS idle and its peak under all of the above;
+//! - the outbox sender's messages/s to a local SMTP server ÷ the same SMTP sends alone.
 
 use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
@@ -916,4 +917,143 @@ end
     }
     let (_, peak) = rss_mib(pid);
     println!("server RSS: idle {idle_rss:.1} MiB at start, peak under load {peak:.1} MiB");
+    if run("sender") {
+        sender(o).await;
+    }
+}
+
+/// The outbox sender (9.): messages/s delivered to a local SMTP server (aiosmtpd, in its own
+/// process), claim, send and mark included, ÷ the same SMTP sends alone (no store) at the
+/// sender's parallelism, in one run. Needs Python with aiosmtpd (`LATCHKEY_BENCH_PYTHON`, else
+/// the SDK tests' `.sdk/venv`, else `python3`).
+async fn sender(o: &Opts) {
+    use futures::StreamExt as _;
+    use latchkey::domain::ports::Mailer as _;
+    use latchkey::domain::store::{OutboxMessage, Ticket};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = format!("{root}/.sdk/venv/bin/python");
+    let python = std::env::var("LATCHKEY_BENCH_PYTHON")
+        .ok()
+        .or_else(|| std::path::Path::new(&venv).exists().then_some(venv))
+        .unwrap_or_else(|| "python3".into());
+    let mut sink = Command::new(&python)
+        .arg(format!("{root}/benches/smtp_sink.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sink.stdout.take().unwrap()).lines();
+    let Some(port) = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| l.strip_prefix("SMTP ").map(str::to_owned))
+    else {
+        println!("sender: skipped ({python} has no aiosmtpd: pip install aiosmtpd)");
+        let _ = sink.kill();
+        let _ = sink.wait();
+        return;
+    };
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let url = super::database_url_named(&o.store, dir.path(), "sender").await;
+    let tenant = dir.path().join("tenant.yaml");
+    std::fs::write(&tenant, TENANT).unwrap();
+    let args = latchkey::cli::ServeArgs::parse_from_args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--tenant-file",
+        tenant.to_str().unwrap(),
+        "--smtp-url",
+        &smtp,
+    ])
+    .unwrap();
+    let app = latchkey::startup::Application::build(args.config(), Default::default())
+        .await
+        .unwrap();
+    let services = app.services();
+    let user = latchkey::domain::signup::signup(
+        &services,
+        latchkey::domain::signup::SignupInput {
+            client_id: "bench-client".into(),
+            connection: "db".into(),
+            email: "sender@example.com".into(),
+            password: latchkey::domain::user::Password("bench-password".into()),
+            username: None,
+            profile: Default::default(),
+            user_metadata: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let n = 5_000usize;
+    let now = services.clock.now_millis();
+    let message = |i: usize| OutboxMessage {
+        id: format!("bench-{i}"),
+        kind: "password_reset".into(),
+        from: None,
+        recipient: "sender@example.com".into(),
+        subject: "Reset your password".into(),
+        body_text: format!("Reset it here: https://bench.example/u/reset-password?ticket={i:032}#"),
+        body_html: format!(
+            "<p><a href=\"https://bench.example/u/reset-password?ticket={i:032}#\">Reset</a></p>"
+        ),
+        created_at: now,
+        attempts: 0,
+        sent_at: None,
+        last_error: None,
+    };
+    // Raw: the same sends with no store, as many at a time as the sender.
+    let mailer = latchkey::infra::mailer::SmtpMailer::new(&smtp, "bench@example.com").unwrap();
+    let raw_n = 2_000usize;
+    let t = Instant::now();
+    futures::stream::iter((0..raw_n).map(message))
+        .for_each_concurrent(latchkey::domain::outbox::PARALLEL, |m| {
+            let mailer = &mailer;
+            async move { mailer.send(&m).await.unwrap() }
+        })
+        .await;
+    let raw = raw_n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(256) {
+        futures::future::join_all(chunk.iter().map(|&i| {
+            let ticket = Ticket {
+                id_hash: format!("bench-ticket-{i}"),
+                kind: "password_reset".into(),
+                user_id: user.id.clone(),
+                result_url: None,
+                created_at: now,
+                expires_at: now + 3_600_000,
+            };
+            let store = services.store.clone();
+            let m = message(i);
+            async move { store.insert_ticket(&ticket, &m).await.unwrap() }
+        }))
+        .await;
+    }
+    let queued = t.elapsed().as_secs_f64();
+    services.background.close();
+    services.background.wait().await;
+    let t = Instant::now();
+    let delivered = latchkey::domain::outbox::deliver_due(&services, &mailer)
+        .await
+        .unwrap();
+    let rate = delivered as f64 / t.elapsed().as_secs_f64();
+    drop(sink.stdin.take());
+    let received = lines.find_map(|l| {
+        l.ok().and_then(|l| {
+            l.strip_prefix("received ")
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+    });
+    let _ = sink.wait();
+    println!(
+        "sender: {delivered} messages delivered at {rate:.0}/s (queued at {:.0}/s); raw SMTP sends {raw:.0}/s; sender / raw {:.2}; the server received {} in all",
+        n as f64 / queued,
+        rate / raw,
+        received.map_or("?".into(), |r| r.to_string())
+    );
 }

@@ -8,6 +8,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 
 const { LK_DOMAIN: domain, LK_SPA_CLIENT_ID: clientId, SPA: spa, RP_CODE: rpCode,
@@ -166,13 +167,43 @@ try {
   const tooWeak = await page.textContent('#error-element-password').catch(() => null);
   check('the reset page refuses a weak password with the policy text', tooWeak === 'Password is too weak', tooWeak);
   await snap(page, 'reset-password-error');
+  // The connection keeps a password history (size 3): the current password is in it.
+  await page.fill('#password', password);
+  await page.fill('#password-confirmation', password);
+  await page.click('button[type=submit][name=action][value=default]');
+  const reused = await page.textContent('#error-element-password').catch(() => null);
+  check('the reset page refuses a password from the history with Auth0\'s text', reused === 'Password has previously been used', reused);
+  await snap(page, 'reset-password-history');
   await page.fill('#password', 'N3w-Passw0rd!');
   await page.fill('#password-confirmation', 'N3w-Passw0rd!');
   await page.click('button[type=submit][name=action][value=default]');
   check('the reset page accepts a strong password', (await page.textContent('h1')) === 'Password changed');
   await snap(page, 'reset-password-done');
-  await page.goto(link);
-  check('the link is single-use', (await page.textContent('h1')) === 'This link has expired');
+  const reopened = await page.goto(link);
+  check('the link is single-use: "This link has expired", 400',
+    reopened.status() === 400 && (await page.textContent('h1')) === 'This link has expired', reopened.status());
+  const login = async (pw) => (await fetch(`https://${domain}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: 'Username-Password-Authentication',
+      client_id: 'sdk-backend', client_secret: process.env.LK_BACKEND_SECRET, username: email, password: pw }) })).status;
+  const [oldStatus, newStatus] = [await login(password), await login('N3w-Passw0rd!')];
+  check('after the reset the old password fails and the new one logs in', oldStatus === 403 && newStatus === 200, { oldStatus, newStatus });
+
+  // An expired link: a second request's ticket, aged past its lifetime in the store (the
+  // binary's clock is real; five days cannot be waited for).
+  await page.goto(process.env.PAGE_ALLOWED);
+  await page.evaluate((c) => new Promise((resolve) => new auth0.WebAuth({ domain: c.domain, clientID: c.clientID })
+    .changePassword({ connection: 'Username-Password-Authentication', email: c.email }, () => resolve())), { ...legacy, email });
+  let second = null;
+  for (let i = 0; i < 50 && !second; i++) {
+    const mail = await (await fetch(`https://${domain}/api/v2/emails?to=${encodeURIComponent(email)}`, { headers: { authorization: `Bearer ${mgmt}` } })).json();
+    second = mail.map((m) => m.body_text.match(/https:\/\/\S+reset-password\?ticket=\w+/)?.[0]).find((l) => l && l !== link);
+    if (!second) await new Promise((r) => setTimeout(r, 100));
+  }
+  execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE tickets SET expires_at = 1 WHERE used_at IS NULL"); c.commit()', process.env.LK_DB]);
+  const expired = await page.goto(second);
+  check('an expired link: "This link has expired", 400',
+    expired.status() === 400 && (await page.textContent('h1')) === 'This link has expired', expired.status());
+  await snap(page, 'reset-password-expired');
 } catch (e) {
   failures.push(`exception: ${e.message}`);
   console.log(`  FAIL hosted: ${e.stack}`);

@@ -118,7 +118,7 @@ client_grants:
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit, RWA openid-client, Legacy SPA]
-    options: { passwordPolicy: good }
+    options: { passwordPolicy: good, password_history: { enable: true, size: 3 } }
   - name: with-usernames
     enabled_clients: [Backend]
     options: { passwordPolicy: good, requires_username: true }
@@ -177,7 +177,7 @@ run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Usern
 screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}
 run hosted env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-hosted-spa SPA="$spa" RP_CODE="$rp_code" \
   LK_LEGACY_CLIENT_ID=sdk-legacy-spa PAGE_ALLOWED="$allowed" LK_BACKEND_SECRET=sdk-backend-secret \
-  RP_IMPLICIT="$rp_implicit" SCREENSHOTS="$screenshots" CHROMIUM="$chromium" \
+  RP_IMPLICIT="$rp_implicit" SCREENSHOTS="$screenshots" CHROMIUM="$chromium" LK_DB="$work/latchkey.db" \
   NODE_EXTRA_CA_CERTS="$work/cert.pem" node "$sdk/node/hosted.mjs"
 echo "== screenshots of the hosted pages: $screenshots"
 oidc_user="oidc-$(date +%s%N)@example.com"
@@ -211,6 +211,10 @@ pids+=($!)
 smtp_base=$(await_line "$work/smtp-lk.out" 'listening on' | grep -o 'https://[0-9.:]*' | head -1)
 run smtp env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="${smtp_base#https://}" LK_CLIENT_ID=sdk-backend \
   MAIL_DIR="$work/mail" "$sdk/venv/bin/python" tests/sdk/smtp_check.py
+
+# Implicit TLS, plain SMTP, the server down and refusing: each against its own instance.
+run smtp-modes env SSL_CERT_FILE="$work/ca.pem" TLS_CERT="$work/smtp-cert.pem" TLS_KEY="$work/smtp-key.pem" \
+  LATCHKEY="$root/target/debug/latchkey" "$sdk/venv/bin/python" tests/sdk/smtp_modes.py
 
 # Two more instances, on one PostgreSQL database, with the same tenant and both delivering to
 # the SMTP server: a login through one, silent auth and logout through the other; emails
@@ -273,6 +277,15 @@ else
   echo "  skip two-instances: no PostgreSQL at $pg (set LATCHKEY_TEST_POSTGRES)"
 fi
 
+# Development without SMTP (the loopback issuer of the killed instance's first run): the log
+# shows the link of each kept email.
+if [ -z "${SDK_ONLY:-}" ] && [ -n "${killed_user:-}" ]; then
+  if grep -q 'email kept in the outbox (no SMTP configured); its link: https://127.0.0.1' "$work/latchkey.log"; then
+    echo "  ok   logs: without SMTP on a loopback issuer, the log shows the email's link"; passed=$((passed + 1))
+  else
+    echo "  FAIL logs: no development notice with the link"; failed=$((failed + 1))
+  fi
+fi
 if grep -q 'Passw0rd!' "$work/latchkey.log"; then
   echo "  FAIL logs: a password appears in the server log"; failed=$((failed + 1))
 else

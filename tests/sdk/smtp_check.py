@@ -1,6 +1,6 @@
 """auth0-python's Database.change_password against a latchkey that delivers over SMTP
-(STARTTLS + AUTH) to the test server: the mail arrives with the right headers, both bodies
-and a working single-use link."""
+(STARTTLS + AUTH) to the test server: the reset mail and the signup's verification mail
+arrive with the right headers, both bodies and working links."""
 import email
 import email.policy
 import os
@@ -54,6 +54,30 @@ if found:
         ctx = __import__("ssl").create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
         with urllib.request.urlopen(link.group(0), context=ctx) as page:
             check("the link opens the reset page", page.status == 200 and b'id="password-confirmation"' in page.read())
+
+# The verification email the signup sent (SMTP is configured, so verification is on).
+verify = None
+for _ in range(100):
+    for name in sorted(os.listdir(mail_dir)):
+        if name.endswith(".eml"):
+            with open(os.path.join(mail_dir, name), "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            if msg["To"] == address and msg["Subject"] == "Verify your email":
+                verify = msg
+    if verify:
+        break
+    time.sleep(0.1)
+check("the verification email arrives too", verify is not None)
+if verify:
+    check("its headers: From, To", verify["From"] == "no-reply@127.0.0.1" and verify["To"] == address, verify["From"])
+    text = verify.get_body(("plain",)).get_content()
+    html = verify.get_body(("html",)).get_content()
+    link = re.search(r"https://\S+/u/email-verification\?ticket=\w{32}#", text)
+    check("both bodies, with the absolute verification link", link is not None and link.group(0) in html, text)
+    if link:
+        ctx = __import__("ssl").create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+        with urllib.request.urlopen(link.group(0), context=ctx) as page:
+            check("the link verifies the address", page.status == 200 and b"Your email was verified" in page.read())
 
 print(f"smtp: {passed} passed, {failed} failed")
 raise SystemExit(1 if failed else 0)

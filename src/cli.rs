@@ -1,4 +1,5 @@
-//! The command line: `latchkey serve` and `latchkey keys rotate`, their flags and `LATCHKEY_*`
+//! The command line: `latchkey serve`, `latchkey keys rotate` and `latchkey users
+//! import|export`, their flags and `LATCHKEY_*`
 //! environment variables, turned into a `Config` (which knows nothing of clap).
 
 use std::net::SocketAddr;
@@ -28,6 +29,67 @@ pub enum Command {
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import and export users with their password hashes.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Import users from Auth0 bulk-import files (a JSON array or NDJSON, gzipped or not), or
+    /// from Auth0's password-hash export joined with a profile export (`--profiles`). Every
+    /// file is read through once first: one that does not parse imports nothing.
+    Import(ImportArgs),
+    /// Export users as Auth0's export does (NDJSON by default), optionally with their hashes.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The database connection the users join.
+    #[arg(long)]
+    pub connection: String,
+    /// Update users that exist (by email) with Auth0's upsert rules instead of refusing them.
+    #[arg(long)]
+    pub upsert: bool,
+    /// Auth0's user export (NDJSON, gzipped or not) to join the password-hash export FILEs
+    /// with, on the user id.
+    #[arg(long)]
+    pub profiles: Option<PathBuf>,
+    /// Where the refused users and their errors go (a JSON array, Auth0's job-errors shape).
+    #[arg(long, default_value = "import-errors.json")]
+    pub errors: PathBuf,
+    /// Bulk-import files, or password-hash exports with `--profiles`.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only the users of this connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: ExportFormat,
+    /// The file to write (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Also write every user's password hash to this file, in Auth0's password-hash export
+    /// format (`passwordHash` for bcrypt, `custom_password_hash` for the rest), which
+    /// `users import --profiles` takes back.
+    #[arg(long)]
+    pub with_hashes: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,7 +248,7 @@ impl ServeArgs {
         )?;
         match cli.command {
             Command::Serve(a) => Ok(*a),
-            Command::Keys(_) => Err(clap::Error::raw(
+            Command::Keys(_) | Command::Users(_) => Err(clap::Error::raw(
                 clap::error::ErrorKind::InvalidSubcommand,
                 "expected the serve subcommand",
             )),

@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod infra;
+pub mod migration;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

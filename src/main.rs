@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey::cli::{Cli, Command, KeysCommand};
+use latchkey::cli::{Cli, Command, KeysCommand, UsersCommand};
 use latchkey::startup::{Application, Dependencies, shutdown_signal};
 
 /// jemalloc instead of glibc's malloc. Requests allocate in many small pieces across hyper,
@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Keys(KeysCommand::Rotate(db)) => return rotate_keys(db).await,
+        Command::Users(command) => return users(command).await,
     };
     latchkey::telemetry::init(args.log_format);
     let app = match Application::build(args.config(), Dependencies::default()).await {
@@ -45,6 +46,93 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("latchkey: server error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn users(command: UsersCommand) -> ExitCode {
+    use latchkey::migration::{ExportRun, ImportRun, Progress};
+    let db = match &command {
+        UsersCommand::Import(a) => a.database.config(),
+        UsersCommand::Export(a) => a.database.config(),
+    };
+    let settings = latchkey::store::PoolSettings {
+        max_connections: 2,
+        acquire_timeout: db.acquire_timeout,
+    };
+    let store = match latchkey::store::SqlStore::connect(&db.url, &settings).await {
+        Ok(store) => std::sync::Arc::new(store),
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        UsersCommand::Import(a) => {
+            let run = ImportRun {
+                connection: a.connection,
+                upsert: a.upsert,
+                files: a.files,
+                profiles: a.profiles,
+                errors: a.errors.clone(),
+                progress: Progress::detect(),
+            };
+            let started = std::time::Instant::now();
+            match latchkey::migration::import(
+                store,
+                std::sync::Arc::new(latchkey::infra::clock::SystemClock),
+                run,
+            )
+            .await
+            {
+                Ok(s) => {
+                    println!(
+                        "imported {} users in {:.1} s: inserted {}, updated {}, failed {}{}",
+                        s.total,
+                        started.elapsed().as_secs_f64(),
+                        s.inserted,
+                        s.updated,
+                        s.failed,
+                        if s.failed > 0 {
+                            format!(" (errors in {})", a.errors.display())
+                        } else {
+                            String::new()
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "latchkey users import: {}",
+                        latchkey::domain::error::chain(&e)
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        UsersCommand::Export(a) => {
+            let to_stdout = a.output.is_none();
+            let run = ExportRun {
+                connection: a.connection,
+                format: a.format,
+                output: a.output,
+                with_hashes: a.with_hashes,
+            };
+            match latchkey::migration::export(store, run).await {
+                Ok(n) => {
+                    if !to_stdout {
+                        println!("exported {n} users");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "latchkey users export: {}",
+                        latchkey::domain::error::chain(&e)
+                    );
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

@@ -346,6 +346,54 @@ pub struct PasswordReset<'a> {
     pub identifiers: &'a [String],
 }
 
+/// A stored user as an export gives it: everything but its sessions and tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedUser {
+    pub id: String,
+    pub connection: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub email_verified: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
+    pub user_metadata: serde_json::Map<String, serde_json::Value>,
+    pub app_metadata: serde_json::Map<String, serde_json::Value>,
+    /// Never served over HTTP; written only by `users export --with-hashes`.
+    pub password_hash: String,
+    pub blocked: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login: Option<i64>,
+    pub logins_count: i64,
+    pub last_password_reset: Option<i64>,
+}
+
+/// Users in bulk: imports and exports.
+#[async_trait]
+pub trait ImportStore: Send + Sync + 'static {
+    /// Writes `users` into `connection` in one transaction: each is inserted, or (with
+    /// `upsert`, matched by email) updated by the upsert rules, or refused as a duplicate.
+    async fn import_users(
+        &self,
+        connection: &str,
+        users: &[super::migration::ImportUser],
+        upsert: bool,
+        now: i64,
+    ) -> Result<Vec<super::migration::Outcome>, StoreError>;
+
+    /// Up to `limit` users with ids after `after` (`""`: from the start), in id order, of one
+    /// connection or all.
+    async fn export_users(
+        &self,
+        connection: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ExportedUser>, StoreError>;
+}
+
 /// Tickets and the outbox.
 #[async_trait]
 pub trait TicketStore: Send + Sync + 'static {
@@ -423,11 +471,25 @@ pub trait KeyStore: Send + Sync + 'static {
 
 /// The whole store, as the application holds it (`Arc<dyn Store>` upcasts to each area).
 pub trait Store:
-    TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore + TicketStore
+    TenantStore
+    + UserStore
+    + TokenStore
+    + KeyStore
+    + SessionStore
+    + CodeStore
+    + TicketStore
+    + ImportStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + UserStore + TokenStore + KeyStore + SessionStore + CodeStore + TicketStore
+    T: TenantStore
+        + UserStore
+        + TokenStore
+        + KeyStore
+        + SessionStore
+        + CodeStore
+        + TicketStore
+        + ImportStore
 {
 }

@@ -158,6 +158,17 @@ impl Engine {
                 password,
                 phc,
                 known,
+            } if crate::infra::foreign_hash::is_foreign(&phc) => {
+                // An imported hash (bcrypt, PBKDF2, digests…), on this same pool: it is
+                // re-hashed to Argon2id at its first successful login.
+                crate::infra::foreign_hash::verify(&phc, &password.0)
+                    .map(|ok| Answer::Verified(ok && known))
+                    .map_err(internal)
+            }
+            Work::Verify {
+                password,
+                phc,
+                known,
             } => self
                 .verify(password.0.as_bytes(), &phc)
                 .map(|ok| Answer::Verified(ok && known)),
@@ -403,6 +414,8 @@ impl Ticket {
     }
 
     pub async fn verify(self, password: Password, phc: Option<String>) -> Result<bool, HashError> {
+        // A user imported without a password costs what an unknown one does, and fails.
+        let phc = phc.filter(|p| p != crate::domain::imported_hash::NO_PASSWORD);
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.hasher.dummy().phc.clone());
         match self

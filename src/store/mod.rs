@@ -17,6 +17,7 @@ use crate::domain::store::{StoreError, UniqueField};
 use crate::domain::tenant::{Client, ClientGrant, Connection, TenantSettings};
 
 mod codes;
+mod import;
 mod kept;
 mod keys;
 mod rows;

@@ -1,0 +1,595 @@
+//! `latchkey users import|export`: reading Auth0's files (a JSON array or NDJSON, gzipped or
+//! not, streamed in bounded memory; the password-hash export joined with a profile export),
+//! the progress shown while importing, the per-user errors file, and writing exports in
+//! Auth0's formats (NDJSON, JSON, CSV, and the hash file `--with-hashes` adds).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::domain::claims::iso_millis;
+use crate::domain::imported_hash;
+use crate::domain::migration::{self, FailedUser, Outcome, Summary};
+use crate::domain::ports::Clock;
+use crate::domain::store::{ExportedUser, Store, StoreError};
+
+/// Users written per store call (one transaction).
+const BATCH: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("no database connection named {0:?}")]
+    UnknownConnection(String),
+    /// A file that cannot be read or parsed; nothing was imported.
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Output { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar on the terminal (indicatif).
+    Bar,
+    /// A plain line every few seconds (logs, CI).
+    Lines,
+    Quiet,
+}
+
+impl Progress {
+    /// A bar when standard error is a terminal, else plain lines.
+    pub fn detect() -> Self {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            Self::Bar
+        } else {
+            Self::Lines
+        }
+    }
+}
+
+pub struct ImportRun {
+    pub connection: String,
+    pub upsert: bool,
+    pub files: Vec<PathBuf>,
+    /// Join `files` (password-hash exports) with this profile export.
+    pub profiles: Option<PathBuf>,
+    pub errors: PathBuf,
+    pub progress: Progress,
+}
+
+fn file_error(path: &Path, reason: impl std::fmt::Display) -> MigrationError {
+    MigrationError::File {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A file as bytes: gunzipped when it starts with gzip's magic number.
+fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, MigrationError> {
+    let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let gz = reader
+        .fill_buf()
+        .map(|b| b.starts_with(&[0x1f, 0x8b]))
+        .map_err(|e| file_error(path, e))?;
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Calls `f` with each record of a file: the elements of a top-level JSON array, or each value
+/// of NDJSON (or concatenated JSON). `f` returning false stops the reading.
+fn each_record(path: &Path, f: &mut dyn FnMut(Value) -> bool) -> Result<(), MigrationError> {
+    let mut reader = open(path)?;
+    // The first byte that is not white space says which.
+    let array = loop {
+        let buf = reader.fill_buf().map_err(|e| file_error(path, e))?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let first = buf[i];
+                reader.consume(i);
+                break first == b'[';
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    if array {
+        struct Each<'a>(&'a mut dyn FnMut(Value) -> bool);
+        impl<'de> Visitor<'de> for Each<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON array of users")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                while let Some(v) = seq.next_element::<Value>()? {
+                    if !(self.0)(v) {
+                        return Err(de::Error::custom("stopped"));
+                    }
+                }
+                Ok(())
+            }
+        }
+        de::Deserializer::deserialize_seq(&mut de, Each(f)).map_err(|e| file_error(path, e))?;
+        de.end().map_err(|e| file_error(path, e))
+    } else {
+        for v in de.into_iter::<Value>() {
+            if !f(v.map_err(|e| file_error(path, e))?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a record is of Auth0's password-hash export rather than the bulk-import format.
+fn is_hash_export(v: &Value) -> bool {
+    v.get("passwordHash").is_some() || v.get("_id").is_some()
+}
+
+/// Every record to import, in order, through `f`: the files' own records, or, with a profile
+/// export, each profile joined with its hash record (held in memory, keyed by user id: the
+/// smaller of the two), then the hash records no profile named.
+fn records(run: &ImportRun, f: &mut dyn FnMut(Value) -> bool) -> Result<(), MigrationError> {
+    let Some(profiles) = &run.profiles else {
+        for path in &run.files {
+            let mut go = true;
+            each_record(path, &mut |v| {
+                let v = if is_hash_export(&v) {
+                    migration::from_hash_export(&v, None)
+                } else {
+                    v
+                };
+                go = f(v);
+                go
+            })?;
+            if !go {
+                break;
+            }
+        }
+        return Ok(());
+    };
+    let mut hashes: HashMap<String, Value> = HashMap::new();
+    let mut order = Vec::new();
+    for path in &run.files {
+        each_record(path, &mut |v| {
+            if let Some(id) = migration::export_id(&v) {
+                order.push(id.clone());
+                hashes.insert(id, v);
+            }
+            true
+        })?;
+    }
+    let mut go = true;
+    each_record(profiles, &mut |p| {
+        let joined = match migration::profile_id(&p).and_then(|id| hashes.remove(&id)) {
+            Some(h) => migration::from_hash_export(&h, Some(&p)),
+            None => {
+                let mut v = migration::from_hash_export(&json!({}), Some(&p));
+                if let Some(id) = migration::profile_id(&p) {
+                    v["user_id"] = Value::String(id);
+                }
+                v
+            }
+        };
+        go = f(joined);
+        go
+    })?;
+    for id in order {
+        if !go {
+            break;
+        }
+        if let Some(h) = hashes.remove(&id) {
+            go = f(migration::from_hash_export(&h, None));
+        }
+    }
+    Ok(())
+}
+
+/// The incremental JSON array of refused users.
+struct ErrorsFile {
+    path: PathBuf,
+    out: BufWriter<std::fs::File>,
+    count: u64,
+}
+
+impl ErrorsFile {
+    fn create(path: &Path) -> Result<Self, MigrationError> {
+        let out = std::fs::File::create(path).map_err(|e| MigrationError::Output {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            out: BufWriter::new(out),
+            count: 0,
+        })
+    }
+
+    fn push(&mut self, failed: &FailedUser) -> Result<(), MigrationError> {
+        let sep = if self.count == 0 { "[\n" } else { ",\n" };
+        self.count += 1;
+        let line = serde_json::to_string(failed).unwrap_or_default();
+        write!(self.out, "{sep}{line}").map_err(|e| self.output_error(e))
+    }
+
+    fn finish(mut self) -> Result<(), MigrationError> {
+        let end = if self.count == 0 { "[]\n" } else { "\n]\n" };
+        self.out
+            .write_all(end.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(|e| self.output_error(e))
+    }
+
+    fn output_error(&self, e: std::io::Error) -> MigrationError {
+        MigrationError::Output {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+struct Shown {
+    bar: Option<indicatif::ProgressBar>,
+    mode: Progress,
+    last: Instant,
+    started: Instant,
+}
+
+impl Shown {
+    fn new(mode: Progress, total: u64) -> Self {
+        let bar = (mode == Progress::Bar).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} users {per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self {
+            bar,
+            mode,
+            last: Instant::now(),
+            started: Instant::now(),
+        }
+    }
+
+    fn update(&mut self, s: &Summary, total: u64) {
+        let msg = format!(
+            "inserted {} updated {} failed {}",
+            s.inserted, s.updated, s.failed
+        );
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => {
+                bar.set_position(s.total);
+                bar.set_message(msg);
+            }
+            (None, Progress::Lines) if self.last.elapsed() >= Duration::from_secs(5) => {
+                self.last = Instant::now();
+                eprintln!(
+                    "latchkey users import: {}/{total} ({msg}, {:.0} users/s)",
+                    s.total,
+                    s.total as f64 / self.started.elapsed().as_secs_f64().max(0.001)
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Imports every user of `run.files` into `run.connection`. The files are read through once
+/// first: one that does not parse (bad JSON, a truncated gzip) stops the import before anything
+/// is written. Users then go in batches of 5,000, each batch one transaction; a user the rules
+/// refuse goes to the errors file and the rest go on.
+pub async fn import(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    run: ImportRun,
+) -> Result<Summary, MigrationError> {
+    if !store
+        .connections()
+        .await?
+        .iter()
+        .any(|c| c.name == run.connection)
+    {
+        return Err(MigrationError::UnknownConnection(run.connection));
+    }
+    let run = Arc::new(run);
+    let counting = run.clone();
+    let total = tokio::task::spawn_blocking(move || {
+        let mut n = 0u64;
+        records(&counting, &mut |_| {
+            n += 1;
+            true
+        })
+        .map(|()| n)
+    })
+    .await
+    .map_err(|e| file_error(Path::new("(reader)"), e))??;
+
+    let mut errors = ErrorsFile::create(&run.errors)?;
+    let (tx, mut rx) = mpsc::channel::<Vec<Value>>(2);
+    let reading = run.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(BATCH);
+        let result = records(&reading, &mut |v| {
+            batch.push(v);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                return tx.blocking_send(full).is_ok();
+            }
+            true
+        });
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        result
+    });
+    let mut summary = Summary::default();
+    let mut shown = Shown::new(run.progress, total);
+    while let Some(batch) = rx.recv().await {
+        let now = clock.now_millis();
+        let mut valid = Vec::with_capacity(batch.len());
+        let mut sources = Vec::with_capacity(batch.len());
+        for record in &batch {
+            match migration::check(record, now) {
+                Ok(u) => {
+                    valid.push(u);
+                    sources.push(record);
+                }
+                Err(problems) => {
+                    summary.failed += 1;
+                    errors.push(&FailedUser::new(record, problems))?;
+                }
+            }
+        }
+        let outcomes = store
+            .import_users(&run.connection, &valid, run.upsert, now)
+            .await?;
+        for (outcome, record) in outcomes.into_iter().zip(sources) {
+            match outcome {
+                Outcome::Inserted => summary.inserted += 1,
+                Outcome::Updated => summary.updated += 1,
+                Outcome::Refused(p) => {
+                    summary.failed += 1;
+                    errors.push(&FailedUser::new(record, vec![p]))?;
+                }
+            }
+        }
+        summary.total += batch.len() as u64;
+        shown.update(&summary, total);
+    }
+    shown.finish();
+    reader
+        .await
+        .map_err(|e| file_error(Path::new("(reader)"), e))??;
+    errors.finish()?;
+    Ok(summary)
+}
+
+pub struct ExportRun {
+    pub connection: Option<String>,
+    pub format: crate::cli::ExportFormat,
+    /// `None`: standard output.
+    pub output: Option<PathBuf>,
+    pub with_hashes: Option<PathBuf>,
+}
+
+/// A user as Auth0's user export writes it.
+fn profile(u: &ExportedUser) -> Value {
+    let mut v = json!({
+        "user_id": format!("auth0|{}", u.id),
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "blocked": u.blocked,
+        "created_at": iso_millis(u.created_at),
+        "updated_at": iso_millis(u.updated_at),
+        "logins_count": u.logins_count,
+        "app_metadata": u.app_metadata,
+        "user_metadata": u.user_metadata,
+        "identities": [{"connection": u.connection, "provider": "auth0", "user_id": u.id, "isSocial": false}],
+    });
+    for (k, val) in [
+        ("username", &u.username),
+        ("given_name", &u.given_name),
+        ("family_name", &u.family_name),
+        ("name", &u.name),
+        ("nickname", &u.nickname),
+        ("picture", &u.picture),
+    ] {
+        if let Some(val) = val {
+            v[k] = Value::String(val.clone());
+        }
+    }
+    if let Some(t) = u.last_login {
+        v["last_login"] = Value::String(iso_millis(t));
+    }
+    v
+}
+
+/// A user's hash as Auth0's password-hash export writes it (`custom_password_hash` for what is
+/// not bcrypt); `None` for a user without a password.
+fn hash_record(u: &ExportedUser) -> Option<Value> {
+    let mut v = json!({
+        "_id": {"$oid": u.id},
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "connection": u.connection,
+        "password_set_date": {"$date": iso_millis(u.last_password_reset.unwrap_or(u.created_at))},
+        "identifiers": [{"type": "email", "value": u.email, "verified": u.email_verified}],
+    });
+    // Auth0's `_id` is an ObjectId; any other id travels as `alt_id`, which wins on import.
+    if !(u.id.len() == 24 && u.id.bytes().all(|b| b.is_ascii_hexdigit())) {
+        v["alt_id"] = Value::String(u.id.clone());
+    }
+    match imported_hash::exported(&u.password_hash) {
+        Ok(None) => return None,
+        Ok(Some(bcrypt)) => v["passwordHash"] = Value::String(bcrypt),
+        Err(custom) => v["custom_password_hash"] = custom,
+    }
+    Some(v)
+}
+
+const CSV_COLUMNS: [&str; 17] = [
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "blocked",
+    "created_at",
+    "updated_at",
+    "last_login",
+    "logins_count",
+    "connection",
+    "app_metadata",
+    "user_metadata",
+];
+
+fn csv_row(u: &ExportedUser) -> Vec<String> {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    vec![
+        format!("auth0|{}", u.id),
+        u.email.clone(),
+        u.email_verified.to_string(),
+        o(&u.username),
+        o(&u.given_name),
+        o(&u.family_name),
+        o(&u.name),
+        o(&u.nickname),
+        o(&u.picture),
+        u.blocked.to_string(),
+        iso_millis(u.created_at),
+        iso_millis(u.updated_at),
+        u.last_login.map(iso_millis).unwrap_or_default(),
+        u.logins_count.to_string(),
+        u.connection.clone(),
+        Value::Object(u.app_metadata.clone()).to_string(),
+        Value::Object(u.user_metadata.clone()).to_string(),
+    ]
+}
+
+/// Writes every user (of one connection, or all) in `run.format`, pages of 1,000 in id order;
+/// returns how many.
+pub async fn export(store: Arc<dyn Store>, run: ExportRun) -> Result<u64, MigrationError> {
+    use crate::cli::ExportFormat;
+    if let Some(c) = &run.connection
+        && !store.connections().await?.iter().any(|k| &k.name == c)
+    {
+        return Err(MigrationError::UnknownConnection(c.clone()));
+    }
+    let out_path = run.output.clone().unwrap_or_else(|| "(stdout)".into());
+    let out_err = |path: &Path| {
+        let path = path.to_owned();
+        move |e: std::io::Error| MigrationError::Output {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    };
+    let sink: Box<dyn Write + Send> = match &run.output {
+        Some(p) => Box::new(std::fs::File::create(p).map_err(out_err(p))?),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut out = BufWriter::new(sink);
+    let mut hashes = match &run.with_hashes {
+        Some(p) => Some(BufWriter::new(
+            std::fs::File::create(p).map_err(out_err(p))?,
+        )),
+        None => None,
+    };
+    let csv_line = |fields: &[String]| -> Result<Vec<u8>, MigrationError> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(fields)
+            .map_err(|e| out_err(&out_path)(std::io::Error::other(e)))?;
+        w.into_inner()
+            .map_err(|e| out_err(&out_path)(std::io::Error::other(e.to_string())))
+    };
+    if run.format == ExportFormat::Csv {
+        let header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
+        out.write_all(&csv_line(&header)?)
+            .map_err(out_err(&out_path))?;
+    }
+    if run.format == ExportFormat::Json {
+        out.write_all(b"[").map_err(out_err(&out_path))?;
+    }
+    let (mut after, mut n) = (String::new(), 0u64);
+    loop {
+        let page = store
+            .export_users(run.connection.as_deref(), &after, 1_000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for u in &page {
+            match run.format {
+                ExportFormat::Csv => {
+                    out.write_all(&csv_line(&csv_row(u))?)
+                        .map_err(out_err(&out_path))?;
+                }
+                ExportFormat::Json => {
+                    let sep = if n == 0 { "\n" } else { ",\n" };
+                    write!(out, "{sep}{}", profile(u)).map_err(out_err(&out_path))?;
+                }
+                ExportFormat::Ndjson => {
+                    writeln!(out, "{}", profile(u)).map_err(out_err(&out_path))?
+                }
+            }
+            if let (Some(h), Some(record)) = (&mut hashes, hash_record(u)) {
+                let p = run.with_hashes.clone().unwrap_or_default();
+                writeln!(h, "{record}").map_err(out_err(&p))?;
+            }
+            n += 1;
+        }
+    }
+    if run.format == ExportFormat::Json {
+        out.write_all(b"\n]\n").map_err(out_err(&out_path))?;
+    }
+    out.flush().map_err(out_err(&out_path))?;
+    if let Some(mut h) = hashes {
+        let p = run.with_hashes.clone().unwrap_or_default();
+        h.flush().map_err(out_err(&p))?;
+    }
+    Ok(n)
+}
+
+/// Reads a whole small file's records (tests and the tenant file's seed users use files).
+pub fn read_all(path: &Path) -> Result<Vec<Value>, MigrationError> {
+    let mut all = Vec::new();
+    each_record(path, &mut |v| {
+        all.push(v);
+        true
+    })?;
+    Ok(all)
+}

@@ -83,6 +83,7 @@ impl Application {
         .await?;
         let store = Arc::new(store);
 
+        let mut seed_users = Vec::new();
         let bootstrap = match &config.tenant_file {
             Some(path) => {
                 // Clients without an explicit client_id keep the one already stored.
@@ -92,6 +93,7 @@ impl Application {
                     .apply_tenant(&tenant)
                     .await
                     .context("cannot apply the tenant file")?;
+                seed_users = tenant.seed_users;
                 None
             }
             None => {
@@ -110,6 +112,20 @@ impl Application {
             Hasher::new(h.params, h.workers, h.queue).context("invalid Argon2 parameters")?;
         // Unknown users must cost what the costliest stored hash costs (hashes made before a
         // cost change keep their cost until their user logs in again and is re-hashed).
+        if !seed_users.is_empty() {
+            let made = crate::domain::migration::seed(
+                store.as_ref(),
+                &hasher,
+                deps.clock.now_millis(),
+                &seed_users,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(crate::domain::error::chain(&e)))
+            .context("cannot create the tenant file's users")?;
+            if made > 0 {
+                tracing::info!(created = made, "created the tenant file's users");
+            }
+        }
         let classes = store.password_hash_classes().await?;
         hasher
             .cover_all(classes.iter().map(String::as_str))

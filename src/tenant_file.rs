@@ -38,6 +38,8 @@ struct File {
     client_grants: Vec<ClientGrantSpec>,
     #[serde(default)]
     emails: crate::domain::tenant::Emails,
+    #[serde(default)]
+    users: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +181,7 @@ pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
                 ..ConnectionOptions::default()
             },
         }],
+        seed_users: Vec::new(),
     };
     let creds = BootstrapCredentials {
         client_id,
@@ -445,11 +448,77 @@ pub fn load(
         });
     }
 
+    let mut seed_users = Vec::new();
+    for (i, seed) in file.users.into_iter().enumerate() {
+        let mut record = seed;
+        let email = record
+            .get("email")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let at = line_of(&text, &email).or_else(|| line_of(&text, "users:"));
+        let Some(obj) = record.as_object_mut() else {
+            return Err(err(at, format!("users[{i}] must be a mapping")));
+        };
+        let connection = match obj.remove("connection") {
+            Some(serde_json::Value::String(c)) => c,
+            _ => return Err(err(at, format!("users[{i}] ({email}) needs a connection"))),
+        };
+        let Some(conn) = connections.iter().find(|c| c.name == connection) else {
+            return Err(err(
+                at,
+                format!("users[{i}] ({email}): unknown connection {connection:?}"),
+            ));
+        };
+        let password = match obj.remove("password") {
+            None => None,
+            Some(serde_json::Value::String(p)) => Some(p),
+            Some(_) => {
+                return Err(err(
+                    at,
+                    format!("users[{i}] ({email}): password must be a string"),
+                ));
+            }
+        };
+        if password.is_some()
+            && (obj.contains_key("password_hash") || obj.contains_key("custom_password_hash"))
+        {
+            return Err(err(
+                at,
+                format!("users[{i}] ({email}): give a password or a hash, not both"),
+            ));
+        }
+        if let Some(p) = &password
+            && conn.options.policy().check(p).is_err()
+        {
+            return Err(err(
+                at,
+                format!(
+                    "users[{i}] ({email}): the password does not meet the connection's password policy"
+                ),
+            ));
+        }
+        if let Err(problems) = crate::domain::migration::check(&record, 0) {
+            let text: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+            return Err(err(
+                at,
+                format!("users[{i}] ({email}): {}", text.join("; ")),
+            ));
+        }
+        seed_users.push(crate::domain::tenant::SeedUser {
+            connection,
+            email: crate::domain::user::normalize_identifier(&email),
+            record,
+            password,
+        });
+    }
+
     Ok(TenantConfig {
         settings: file.tenant,
         clients,
         connections,
         client_grants,
+        seed_users,
     })
 }
 

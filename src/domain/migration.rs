@@ -379,6 +379,44 @@ pub fn profile_id(record: &Value) -> Option<String> {
         .map(|id| id.strip_prefix("auth0|").unwrap_or(id).to_owned())
 }
 
+/// Creates the tenant file's seed users that do not exist yet (by connection and email);
+/// existing ones are left as they are, so a restart changes nothing. Returns how many it made.
+pub async fn seed(
+    store: &dyn super::store::Store,
+    hasher: &dyn super::ports::PasswordHasher,
+    now: i64,
+    seeds: &[super::tenant::SeedUser],
+) -> Result<u64, super::error::Failure> {
+    let mut created = 0;
+    for s in seeds {
+        if store
+            .user_by_identifier(&s.connection, &s.email)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let Ok(mut user) = check(&s.record, now) else {
+            // Checked when the file was read.
+            return Err(super::error::Failure::Bug("a seed user no longer checks"));
+        };
+        if let Some(p) = &s.password {
+            user.password_hash = hasher
+                .admit()?
+                .hash(super::user::Password(p.clone()))
+                .await?;
+        }
+        // Another instance starting at once may have made it: then it is refused, and fine.
+        let outcome = store
+            .import_users(&s.connection, &[user], false, now)
+            .await?;
+        if outcome.first() == Some(&Outcome::Inserted) {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

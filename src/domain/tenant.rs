@@ -508,6 +508,18 @@ pub struct TenantConfig {
     /// Grants of the file's clients (audiences resolved); they replace those clients' stored
     /// grants.
     pub client_grants: Vec<ClientGrant>,
+    /// The file's `users:`, checked; created at start when absent.
+    pub seed_users: Vec<SeedUser>,
+}
+
+/// A user of the tenant file's `users:`: a bulk-import record (checked) of a connection of
+/// the file, with a plaintext password to hash at start or an imported hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedUser {
+    pub connection: String,
+    pub record: serde_json::Value,
+    pub email: String,
+    pub password: Option<String>,
 }
 
 #[cfg(test)]

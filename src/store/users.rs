@@ -180,10 +180,10 @@ impl UserStore for SqlStore {
 
     async fn password_hash_classes(&self) -> Result<Vec<String>, StoreError> {
         // A PHC string of ours ends with `$<salt: 22>$<output: 43>`; what precedes is its
-        // algorithm, version and parameters.
+        // algorithm, version and parameters. Imported hashes (each unique) are not read.
         sqlx::query_scalar(
             "SELECT DISTINCT substr(password_hash, 1, length(password_hash) - 67) FROM users \
-             WHERE length(password_hash) > 67",
+             WHERE password_hash LIKE '$argon2id$%' AND length(password_hash) > 67",
         )
         .fetch_all(&self.pool)
         .await

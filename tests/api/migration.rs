@@ -47,7 +47,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
         app.token(&json!({
             "grant_type": "http://auth0.com/oauth/grant-type/password-realm",
             "client_id": CLIENT, "client_secret": "app-secret",
-            "username": email, "password": password, "realm": CONN, "scope": "openid",
+            "username": email, "password": password, "realm": CONN, "scope": "openid email",
         }))
         .await,
     )
@@ -544,7 +544,78 @@ async fn the_hash_export_joins_profiles_and_exports_round_trip(backend: Backend)
     }
 }
 
+async fn the_tenant_files_users_are_created_once(backend: Backend) {
+    let seeds = format!(
+        "{}users:\n  - email: ci@example.com\n    connection: {CONN}\n    password: \"Ci-Passw0rd!\"\n    email_verified: true\n    user_metadata: {{ plan: pro }}\n  - email: legacy@example.com\n    connection: {CONN}\n    user_id: legacy-1\n    password_hash: \"$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K\"\n",
+        crate::helpers::TENANT
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let app = crate::helpers::spawn_on(
+        &url,
+        tempfile::tempdir().unwrap(),
+        crate::helpers::Options::tenant(seeds.clone()),
+    )
+    .await;
+    let (status, body) = login(&app, "ci@example.com", "Ci-Passw0rd!").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, info) = parts(app.userinfo(body["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info["email_verified"], true);
+    let (status, body) = login(&app, "legacy@example.com", "hello").await;
+    assert_eq!((status, sub(&body)), (200, "auth0|legacy-1".to_owned()));
+    app.stop().await;
+    // A restart with the same file creates nothing and changes nothing.
+    let again = crate::helpers::spawn_on(&url, dir, crate::helpers::Options::tenant(seeds)).await;
+    assert_eq!(again.users(CONN).await, 2);
+    assert_eq!(login(&again, "ci@example.com", "Ci-Passw0rd!").await.0, 200);
+    assert!(
+        stored_hash(&again, "legacy-1")
+            .await
+            .starts_with("$argon2id$"),
+        "the login re-hashed it; the restart kept that"
+    );
+
+    // Seeds that break a rule stop start-up with the file's line.
+    for (seed, expected) in [
+        (
+            format!("  - email: weak@example.com\n    connection: {CONN}\n    password: short\n"),
+            "users[0] (weak@example.com): the password does not meet the connection's password policy",
+        ),
+        (
+            "  - email: where@example.com\n    connection: nowhere\n    password: \"Passw0rd!\"\n"
+                .to_owned(),
+            "users[0] (where@example.com): unknown connection \"nowhere\"",
+        ),
+        (
+            format!("  - email: odd@example.com\n    connection: {CONN}\n    colour: blue\n"),
+            "users[0] (odd@example.com): Additional properties not allowed: colour",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml");
+        std::fs::write(&path, format!("{}users:\n{seed}", crate::helpers::TENANT)).unwrap();
+        let url = crate::helpers::database_url(backend, &dir).await;
+        let args = latchkey::cli::ServeArgs::parse_from_args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--tenant-file",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        let err = latchkey::startup::Application::build(args.config(), Default::default())
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.ends_with(expected), "{err}");
+        assert!(err.contains("t.yaml:"), "{err}");
+    }
+}
+
 crate::both_stores!(
+    the_tenant_files_users_are_created_once,
     every_algorithm_logs_in_and_is_rehashed,
     malformed_files_import_nothing,
     upsert_follows_auth0s_field_rules,

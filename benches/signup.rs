@@ -1,6 +1,7 @@
 //! Signup and token benchmarks (not tests): `cargo bench --bench signup -- [--store
-//! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens]
-//! [--only logins,timing,cc,refresh,userinfo,browser,silent,reset,sender]`.
+//! sqlite|postgres] [--seconds N] [--concurrency N] [--mode saturate|scale|pool|tokens|import]
+//! [--only logins,timing,cc,refresh,userinfo,browser,silent,reset,sender] [--users N]`.
+//! `import` is in `import.rs`.
 //!
 //! `saturate` (default): alternates windows of raw Argon2id hashing on the server's worker
 //! count with windows of signups driven at a started server by `wrk` (Debian package `wrk`;
@@ -11,6 +12,7 @@
 //! 1k users stored, then with 1M users stored (seeded in bulk with one precomputed hash).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod import;
 mod tokens;
 
 /// The server's allocator (see `src/main.rs`), so the in-process server and the raw loops
@@ -39,6 +41,8 @@ struct Opts {
     floods: usize,
     /// `--mode tokens` only: the phases to run (comma-separated), all when empty.
     only: String,
+    /// `--mode import` only: how many users the file has.
+    users: usize,
 }
 
 fn opts() -> Opts {
@@ -49,6 +53,7 @@ fn opts() -> Opts {
         mode: "saturate".into(),
         floods: 5,
         only: String::new(),
+        users: 1_000_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -61,6 +66,7 @@ fn opts() -> Opts {
             "--mode" => o.mode = value,
             "--floods" => o.floods = value.parse().expect("--floods N"),
             "--only" => o.only = value,
+            "--users" => o.users = value.parse().expect("--users N"),
             "--bench" => {
                 i += 1;
                 continue;
@@ -755,6 +761,7 @@ fn main() {
             "overload" => overload_only(&o).await,
             "scale" => scale(&o).await,
             "tokens" => tokens::tokens(&o).await,
+            "import" => import::import(&o).await,
             other => panic!("unknown mode {other}"),
         }
     });

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
 use serde::de::{self, SeqAccess, Visitor};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -337,7 +338,7 @@ pub async fn import(
     .map_err(|e| file_error(Path::new("(reader)"), e))??;
 
     let mut errors = ErrorsFile::create(&run.errors)?;
-    let (tx, mut rx) = mpsc::channel::<Vec<Value>>(2);
+    let (tx, rx) = mpsc::channel::<Vec<Value>>(2);
     let reading = run.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let mut batch = Vec::with_capacity(BATCH);
@@ -356,32 +357,53 @@ pub async fn import(
     });
     let mut summary = Summary::default();
     let mut shown = Shown::new(run.progress, total);
-    while let Some(batch) = rx.recv().await {
-        let now = clock.now_millis();
-        let mut valid = Vec::with_capacity(batch.len());
-        let mut sources = Vec::with_capacity(batch.len());
-        for record in &batch {
-            match migration::check(record, now) {
-                Ok(u) => {
-                    valid.push(u);
-                    sources.push(record);
+    // Two batches in flight, each its own transaction: PostgreSQL then works on both cores
+    // while this process checks the next records. (On SQLite the writes take turns.)
+    let batches =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let mut written = batches
+        .map(|batch| {
+            let (store, clock, run) = (store.clone(), clock.clone(), run.clone());
+            async move {
+                let now = clock.now_millis();
+                let mut valid = Vec::with_capacity(batch.len());
+                let mut checked = Vec::with_capacity(batch.len());
+                for (i, record) in batch.iter().enumerate() {
+                    match migration::check(record, now) {
+                        Ok(u) => {
+                            valid.push(u);
+                            checked.push(Ok(i));
+                        }
+                        Err(problems) => checked.push(Err(problems)),
+                    }
                 }
+                let outcomes = store
+                    .import_users(&run.connection, &valid, run.upsert, now)
+                    .await?;
+                Ok::<_, MigrationError>((batch, checked, outcomes))
+            }
+        })
+        .buffered(2)
+        .boxed();
+    while let Some(done) = written.next().await {
+        let (batch, checked, outcomes) = done?;
+        let mut outcomes = outcomes.into_iter();
+        for (record, check) in batch.iter().zip(checked) {
+            match check.map(|_| outcomes.next()) {
                 Err(problems) => {
                     summary.failed += 1;
                     errors.push(&FailedUser::new(record, problems))?;
                 }
-            }
-        }
-        let outcomes = store
-            .import_users(&run.connection, &valid, run.upsert, now)
-            .await?;
-        for (outcome, record) in outcomes.into_iter().zip(sources) {
-            match outcome {
-                Outcome::Inserted => summary.inserted += 1,
-                Outcome::Updated => summary.updated += 1,
-                Outcome::Refused(p) => {
+                Ok(Some(Outcome::Inserted)) => summary.inserted += 1,
+                Ok(Some(Outcome::Updated)) => summary.updated += 1,
+                Ok(Some(Outcome::Refused(p))) => {
                     summary.failed += 1;
                     errors.push(&FailedUser::new(record, vec![p]))?;
+                }
+                Ok(None) => {
+                    return Err(MigrationError::Store(StoreError::Corrupt(Arc::new(
+                        std::io::Error::other("the store answered fewer users than it was given"),
+                    ))));
                 }
             }
         }

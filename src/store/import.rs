@@ -10,8 +10,11 @@ use super::{SqlStore, backend, corrupt};
 use crate::domain::migration::{ImportProblem, ImportUser, Outcome};
 use crate::domain::store::{ExportedUser, ImportStore, StoreError};
 
-/// Rows per INSERT statement: 16 parameters each, under SQLite's and PostgreSQL's limits.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per INSERT statement (16 parameters each): SQLite's cost per parameter grows with the
+/// statement's (see `Dialect::anonymous_params`); PostgreSQL's does not, and each statement is
+/// a round trip.
+const ROWS_PER_STATEMENT: usize = 100;
+const ROWS_PER_STATEMENT_POSTGRES: usize = 1_000;
 const COLUMNS: &str = "id, connection, email, username, email_verified, given_name, \
      family_name, name, nickname, picture, user_metadata, app_metadata, password_hash, \
      blocked, created_at, updated_at";
@@ -43,11 +46,18 @@ fn bind_user<'q>(q: AnyQuery<'q>, connection: &str, u: &ImportUser, now: i64) ->
         .bind(now)
 }
 
-fn values(rows: usize) -> String {
+/// The VALUES rows of a bulk insert, with the dialect's placeholders.
+fn values(rows: usize, anonymous: bool) -> String {
     (0..rows)
         .map(|r| {
             let p: Vec<String> = (1..=PARAMS)
-                .map(|c| format!("${}", r * PARAMS + c))
+                .map(|c| {
+                    if anonymous {
+                        "?".to_owned()
+                    } else {
+                        format!("${}", r * PARAMS + c)
+                    }
+                })
                 .collect();
             format!("({})", p.join(", "))
         })
@@ -90,10 +100,15 @@ impl ImportStore for SqlStore {
             .filter(|(_, f)| **f)
             .map(|(u, _)| u)
             .collect();
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let rows = if self.anonymous_params {
+            ROWS_PER_STATEMENT
+        } else {
+            ROWS_PER_STATEMENT_POSTGRES
+        };
+        for chunk in batch.chunks(rows) {
             let sql = format!(
                 "INSERT INTO users ({COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                values(chunk.len())
+                values(chunk.len(), self.anonymous_params)
             );
             let mut q = sqlx::query(&sql);
             for u in chunk {
@@ -112,7 +127,7 @@ impl ImportStore for SqlStore {
             if !first {
                 let sql = format!(
                     "INSERT INTO users ({COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                    values(1)
+                    values(1, self.anonymous_params)
                 );
                 let row = bind_user(sqlx::query(&sql), connection, u, now)
                     .fetch_optional(&mut *tx)

@@ -117,6 +117,8 @@ async fn users(command: UsersCommand) -> ExitCode {
                 format: a.format,
                 output: a.output,
                 with_hashes: a.with_hashes,
+                fields: None,
+                limit: None,
             };
             match latchkey::migration::export(store, run).await {
                 Ok(n) => {

@@ -424,6 +424,40 @@ pub struct ExportRun {
     /// `None`: standard output.
     pub output: Option<PathBuf>,
     pub with_hashes: Option<PathBuf>,
+    /// Only these properties (`[{name, export_as?}]`, `name` may be a dotted path such as
+    /// `app_metadata.plan`), in this order (the users-exports job's `fields`).
+    pub fields: Option<Vec<Value>>,
+    /// At most this many users.
+    pub limit: Option<u64>,
+}
+
+/// The `fields` of a profile: `(column, value)` in order.
+fn projected(profile: &Value, fields: &[Value]) -> Vec<(String, Value)> {
+    fields
+        .iter()
+        .filter_map(|f| {
+            let name = f.get("name")?.as_str()?;
+            let column = f
+                .get("export_as")
+                .and_then(Value::as_str)
+                .unwrap_or(name)
+                .to_owned();
+            let value = name
+                .split('.')
+                .try_fold(profile, |v, k| v.get(k))
+                .cloned()
+                .unwrap_or(Value::Null);
+            Some((column, value))
+        })
+        .collect()
+}
+
+fn csv_cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A user as Auth0's user export writes it.
@@ -560,7 +594,13 @@ pub async fn export(store: Arc<dyn Store>, run: ExportRun) -> Result<u64, Migrat
             .map_err(|e| out_err(&out_path)(std::io::Error::other(e.to_string())))
     };
     if run.format == ExportFormat::Csv {
-        let header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
+        let header: Vec<String> = match &run.fields {
+            Some(f) => projected(&Value::Null, f)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect(),
+            None => CSV_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        };
         out.write_all(&csv_line(&header)?)
             .map_err(out_err(&out_path))?;
     }
@@ -568,24 +608,39 @@ pub async fn export(store: Arc<dyn Store>, run: ExportRun) -> Result<u64, Migrat
         out.write_all(b"[").map_err(out_err(&out_path))?;
     }
     let (mut after, mut n) = (String::new(), 0u64);
-    loop {
+    let limit = run.limit.unwrap_or(u64::MAX);
+    'pages: loop {
         let page = store
             .export_users(run.connection.as_deref(), &after, 1_000)
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id.clone();
         for u in &page {
-            match run.format {
-                ExportFormat::Csv => {
+            if n >= limit {
+                break 'pages;
+            }
+            let chosen = run.fields.as_ref().map(|f| projected(&profile(u), f));
+            match (run.format, chosen) {
+                (ExportFormat::Csv, None) => {
                     out.write_all(&csv_line(&csv_row(u))?)
                         .map_err(out_err(&out_path))?;
                 }
-                ExportFormat::Json => {
-                    let sep = if n == 0 { "\n" } else { ",\n" };
-                    write!(out, "{sep}{}", profile(u)).map_err(out_err(&out_path))?;
+                (ExportFormat::Csv, Some(cols)) => {
+                    let row: Vec<String> = cols.iter().map(|(_, v)| csv_cell(v)).collect();
+                    out.write_all(&csv_line(&row)?)
+                        .map_err(out_err(&out_path))?;
                 }
-                ExportFormat::Ndjson => {
-                    writeln!(out, "{}", profile(u)).map_err(out_err(&out_path))?
+                (format, chosen) => {
+                    let record = match chosen {
+                        Some(cols) => Value::Object(cols.into_iter().collect()),
+                        None => profile(u),
+                    };
+                    if format == ExportFormat::Json {
+                        let sep = if n == 0 { "\n" } else { ",\n" };
+                        write!(out, "{sep}{record}").map_err(out_err(&out_path))?;
+                    } else {
+                        writeln!(out, "{record}").map_err(out_err(&out_path))?;
+                    }
                 }
             }
             if let (Some(h), Some(record)) = (&mut hashes, hash_record(u)) {
@@ -604,6 +659,116 @@ pub async fn export(store: Arc<dyn Store>, run: ExportRun) -> Result<u64, Migrat
         h.flush().map_err(out_err(&p))?;
     }
     Ok(n)
+}
+
+/// How long a job's claim lasts: an instance that dies mid-job frees it after this, and
+/// another runs it again from the start.
+pub const JOB_LEASE_MS: i64 = 15 * 60 * 1000;
+
+/// Runs the oldest pending job, if any (one instance wins each job); returns whether it ran
+/// one. Imports go through [`import`] and exports through [`export`], as the commands do,
+/// with the job's file in a temporary directory.
+pub async fn run_job(ctx: &crate::domain::Services) -> Result<bool, MigrationError> {
+    use crate::domain::store::JobResult;
+    let now = ctx.clock.now_millis();
+    let Some((job, input)) = ctx.store.claim_job(now, JOB_LEASE_MS).await? else {
+        return Ok(false);
+    };
+    let dir = tempfile::tempdir().map_err(|e| MigrationError::Output {
+        path: std::env::temp_dir(),
+        reason: e.to_string(),
+    })?;
+    let result = match job.kind.as_str() {
+        "users_import" => {
+            let users = dir.path().join("users");
+            std::fs::write(&users, input.unwrap_or_default()).map_err(|e| {
+                MigrationError::Output {
+                    path: users.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            let errors = dir.path().join("errors.json");
+            let run = ImportRun {
+                connection: job.connection.clone().unwrap_or_default(),
+                upsert: job.upsert,
+                files: vec![users.clone()],
+                profiles: None,
+                errors: errors.clone(),
+                progress: Progress::Quiet,
+            };
+            match import(ctx.store.clone(), ctx.clock.clone(), run).await {
+                Ok(summary) => JobResult {
+                    status: "completed",
+                    summary: serde_json::to_string(&summary).ok(),
+                    errors: std::fs::read_to_string(&errors).ok(),
+                    output: None,
+                    error: None,
+                },
+                // The file's own problem, worded without the temporary path.
+                Err(MigrationError::File { reason, .. }) => JobResult {
+                    status: "failed",
+                    summary: None,
+                    errors: None,
+                    output: None,
+                    error: Some(format!("the users file cannot be read: {reason}")),
+                },
+                Err(MigrationError::UnknownConnection(c)) => JobResult {
+                    status: "failed",
+                    summary: None,
+                    errors: None,
+                    output: None,
+                    error: Some(format!("no database connection named {c:?}")),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        _ => {
+            let options: Value = job
+                .options
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            let out = dir.path().join("export");
+            let format = if job.format.as_deref() == Some("csv") {
+                crate::cli::ExportFormat::Csv
+            } else {
+                crate::cli::ExportFormat::Ndjson
+            };
+            let run = ExportRun {
+                connection: job.connection.clone(),
+                format,
+                output: Some(out.clone()),
+                with_hashes: None,
+                fields: options["fields"].as_array().cloned(),
+                limit: options["limit"].as_u64(),
+            };
+            let n = export(ctx.store.clone(), run).await?;
+            let plain = std::fs::read(&out).map_err(|e| MigrationError::Output {
+                path: out.clone(),
+                reason: e.to_string(),
+            })?;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let gz = gz
+                .write_all(&plain)
+                .and_then(|()| gz.finish())
+                .map_err(|e| MigrationError::Output {
+                    path: out.clone(),
+                    reason: e.to_string(),
+                })?;
+            JobResult {
+                status: "completed",
+                summary: Some(json!({"exported": n}).to_string()),
+                errors: None,
+                output: Some(gz),
+                error: None,
+            }
+        }
+    };
+    tracing::info!(job_id = %job.id, kind = %job.kind, status = result.status, "job finished");
+    ctx.store
+        .finish_job(&job.id, result, ctx.clock.now_millis())
+        .await?;
+    Ok(true)
 }
 
 /// Reads a whole small file's records (tests and the tenant file's seed users use files).

@@ -58,6 +58,8 @@ pub struct Application {
     mailer: Option<Arc<dyn crate::domain::ports::Mailer>>,
 }
 
+/// How often an instance looks for a pending Management API job.
+const JOBS_EVERY: Duration = Duration::from_secs(1);
 /// How often the sender looks for due emails.
 const SEND_EVERY: Duration = Duration::from_secs(1);
 
@@ -278,6 +280,24 @@ impl Application {
                 }
             })
         });
+        // Management API jobs: every instance looks for one; a claim gives each to one.
+        let services = self.services.clone();
+        let job_runner = tokio::spawn(async move {
+            let mut every = tokio::time::interval(JOBS_EVERY);
+            loop {
+                every.tick().await;
+                loop {
+                    match crate::migration::run_job(&services).await {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(cause = %crate::domain::error::chain(&e), "a job failed to run");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
         let services = self.services.clone();
         let housekeeping = tokio::spawn(async move {
             let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
@@ -325,6 +345,8 @@ impl Application {
             }
         }
         housekeeping.abort();
+        // A job cut short here is claimed again by an instance once its lease lapses.
+        job_runner.abort();
         if let Some(s) = sender {
             s.abort();
         }

@@ -1,6 +1,6 @@
 //! The Management API's rules that exist so far: who may call it (a machine token for
-//! `<issuer>api/v2/` carrying the endpoint's scope) and the outbox read that lets offline
-//! tests follow emailed links.
+//! `<issuer>api/v2/` carrying the endpoint's scope), its error type, and the outbox read that
+//! lets offline tests follow emailed links. Jobs are in `jobs.rs`.
 
 use super::Services;
 use super::claims::parse_scope;
@@ -16,9 +16,16 @@ pub enum ManagementError {
     /// No usable bearer token; the text says why.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
-    /// The token lacks the endpoint's scope.
+    /// The token lacks the endpoint's scope (any of these, comma-separated).
     #[error("insufficient scope, expected {0}")]
-    InsufficientScope(&'static str),
+    InsufficientScope(String),
+    /// A body or form the endpoint cannot take; the text says why.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("unknown connection")]
+    UnknownConnection,
+    #[error("unknown job")]
+    UnknownJob,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -55,7 +62,28 @@ pub async fn authorize(
     if granted.iter().any(|s| s == scope) {
         Ok(())
     } else {
-        Err(ManagementError::InsufficientScope(scope))
+        Err(ManagementError::InsufficientScope(scope.to_owned()))
+    }
+}
+
+/// Checks a Management API token for any of `scopes`.
+pub async fn authorize_any(
+    ctx: &Services,
+    token: Option<&str>,
+    scopes: &[&str],
+) -> Result<(), ManagementError> {
+    let token = token.ok_or(ManagementError::Unauthorized("Missing authentication"))?;
+    let claims = ctx.signer.verify(token, ctx.management_audience()).await?;
+    let granted = parse_scope(
+        claims
+            .get("scope")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default(),
+    );
+    if scopes.iter().any(|want| granted.iter().any(|g| g == want)) {
+        Ok(())
+    } else {
+        Err(ManagementError::InsufficientScope(scopes.join(", ")))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod email;
 pub mod error;
 pub mod imported_hash;
+pub mod jobs;
 pub mod keys;
 pub mod management;
 pub mod migration;

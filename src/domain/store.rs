@@ -371,6 +371,63 @@ pub struct ExportedUser {
     pub last_password_reset: Option<i64>,
 }
 
+/// A Management API job (users-imports, users-exports), without its input and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    /// `users_import` or `users_export`.
+    pub kind: String,
+    /// `pending`, `processing`, `completed` or `failed`.
+    pub status: String,
+    pub connection: Option<String>,
+    pub upsert: bool,
+    pub external_id: Option<String>,
+    /// An export's `json` or `csv`.
+    pub format: Option<String>,
+    /// An export's `fields` and `limit`, as JSON.
+    pub options: Option<String>,
+    /// `{failed, updated, inserted, total}` of an import, as JSON.
+    pub summary: Option<String>,
+    /// Why a failed job failed.
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    pub status: &'static str,
+    pub summary: Option<String>,
+    pub errors: Option<String>,
+    pub output: Option<Vec<u8>>,
+    pub error: Option<String>,
+}
+
+/// Management API jobs, run by one instance at a time.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    async fn insert_job(&self, job: &Job, input: Option<Vec<u8>>) -> Result<(), StoreError>;
+
+    async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+
+    /// A job's per-user errors (a JSON array); `None`: no such job; `Some(None)`: none yet.
+    async fn job_errors(&self, id: &str) -> Result<Option<Option<String>>, StoreError>;
+
+    /// A completed export's file.
+    async fn job_output(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Claims the oldest pending job (or one whose claim lapsed: its instance died) until
+    /// `now + lease_ms`, marking it `processing`; of concurrent claims, one wins.
+    async fn claim_job(
+        &self,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<(Job, Option<Vec<u8>>)>, StoreError>;
+
+    async fn finish_job(&self, id: &str, result: JobResult, now: i64) -> Result<(), StoreError>;
+}
+
 /// Users in bulk: imports and exports.
 #[async_trait]
 pub trait ImportStore: Send + Sync + 'static {
@@ -479,6 +536,7 @@ pub trait Store:
     + CodeStore
     + TicketStore
     + ImportStore
+    + JobStore
 {
 }
 
@@ -491,5 +549,6 @@ impl<T> Store for T where
         + CodeStore
         + TicketStore
         + ImportStore
+        + JobStore
 {
 }

@@ -251,6 +251,13 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:emails",
 ];
 
+/// See `Connection::id`.
+pub fn connection_id(name: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("latchkey connection {name}").as_bytes());
+    format!("con_{}", &hex::encode(digest)[..16])
+}
+
 /// Scopes of OpenID Connect itself, which every user-facing token may carry.
 pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
@@ -318,6 +325,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The Management API's id of the connection, `con_` + 16 characters derived from its name:
+    /// the same on every instance and across restarts, with nothing stored.
+    pub fn id(&self) -> String {
+        connection_id(&self.name)
+    }
+
     pub fn is_database(&self) -> bool {
         self.strategy == "auth0"
     }

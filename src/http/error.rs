@@ -514,6 +514,17 @@ impl ManagementApiError {
                 &format!("Insufficient scope, expected any of: {scope}"),
                 "insufficient_scope",
             ),
+            ManagementError::Invalid(why) => m(StatusCode::BAD_REQUEST, why, "invalid_body"),
+            ManagementError::UnknownConnection => m(
+                StatusCode::NOT_FOUND,
+                "The connection does not exist.",
+                "inexistent_connection",
+            ),
+            ManagementError::UnknownJob => m(
+                StatusCode::NOT_FOUND,
+                "The job does not exist.",
+                "inexistent_job",
+            ),
             ManagementError::Failure(Failure::Overloaded) => m(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests, please try again later",
@@ -753,6 +764,75 @@ mod tests {
         Failure::Store(StoreError::Backend(std::sync::Arc::new(
             std::io::Error::other("db password is hunter2"),
         )))
+    }
+
+    #[test]
+    fn every_management_error_maps_to_its_envelope() {
+        let body = |e: ManagementError| ManagementApiError(e).body();
+        let env = |status: u16, error: &str, message: &str, code: &str| json!({"statusCode": status, "error": error, "message": message, "errorCode": code});
+        assert_eq!(
+            body(ManagementError::Unauthorized("Missing authentication")).1,
+            env(
+                401,
+                "Unauthorized",
+                "Missing authentication",
+                "invalid_token"
+            )
+        );
+        assert_eq!(
+            body(ManagementError::InsufficientScope("read:users".into())).1,
+            env(
+                403,
+                "Forbidden",
+                "Insufficient scope, expected any of: read:users",
+                "insufficient_scope"
+            )
+        );
+        assert_eq!(
+            body(ManagementError::Invalid(
+                "Payload validation error: 'x'.".into()
+            ))
+            .1,
+            env(
+                400,
+                "Bad Request",
+                "Payload validation error: 'x'.",
+                "invalid_body"
+            )
+        );
+        assert_eq!(
+            body(ManagementError::UnknownConnection).1,
+            env(
+                404,
+                "Not Found",
+                "The connection does not exist.",
+                "inexistent_connection"
+            )
+        );
+        assert_eq!(
+            body(ManagementError::UnknownJob).1,
+            env(
+                404,
+                "Not Found",
+                "The job does not exist.",
+                "inexistent_job"
+            )
+        );
+        assert_eq!(
+            body(ManagementError::Failure(Failure::Overloaded)).0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let (status, failed) = body(ManagementError::Failure(store_failure()));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            failed,
+            env(
+                500,
+                "Internal Server Error",
+                "Internal error",
+                "internal_error"
+            )
+        );
     }
 
     #[test]

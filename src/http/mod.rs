@@ -7,6 +7,7 @@ pub mod change_password;
 pub mod discovery;
 pub mod error;
 pub mod input;
+pub mod jobs;
 pub mod limit;
 pub mod oauth;
 pub mod pages;
@@ -232,6 +233,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/.well-known/openid-configuration",
             get(discovery::discovery_handler),
         )
+        .route("/api/v2/jobs/users-exports", post(jobs::users_exports))
+        .route("/api/v2/jobs/{id}", get(jobs::job))
+        .route("/api/v2/jobs/{id}/errors", get(jobs::job_errors))
+        .route("/api/v2/jobs/{id}/download", get(jobs::download))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Only the page handlers read the token; on other routes it costs a cookie parse.
@@ -241,6 +246,20 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             limits.body_bytes,
             refuse_oversize,
         ))
+        // The one route that takes files, with its own limit (layers above apply only to the
+        // routes added before them).
+        .route(
+            "/api/v2/jobs/users-imports",
+            post(jobs::users_imports)
+                // Added after the router's method fallback: its own, so a GET answers the
+                // same 405 as elsewhere.
+                .fallback(method_not_allowed)
+                .layer(DefaultBodyLimit::max(jobs::IMPORT_BODY_LIMIT))
+                .layer(axum::middleware::from_fn_with_state(
+                    jobs::IMPORT_BODY_LIMIT,
+                    refuse_oversize,
+                )),
+        )
         .with_state(state);
     routes
         .clone()

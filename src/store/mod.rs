@@ -18,6 +18,7 @@ use crate::domain::tenant::{Client, ClientGrant, Connection, TenantSettings};
 
 mod codes;
 mod import;
+mod jobs;
 mod kept;
 mod keys;
 mod rows;

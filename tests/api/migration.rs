@@ -479,6 +479,8 @@ async fn the_hash_export_joins_profiles_and_exports_round_trip(backend: Backend)
                 format,
                 output: Some(dir.path().join(name)),
                 with_hashes: Some(dir.path().join(format!("{name}.hashes"))),
+                fields: None,
+                limit: None,
             },
         )
         .await
@@ -614,7 +616,328 @@ async fn the_tenant_files_users_are_created_once(backend: Backend) {
     }
 }
 
+async fn management_token(app: &TestApp, scope: &str) -> String {
+    let (status, body) = parts(
+        app.token(&json!({"grant_type": "client_credentials", "client_id": "limited-client",
+            "client_secret": "limited-secret", "audience": format!("{}/api/v2/", app.base), "scope": scope}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn users_form(file: &str, connection_id: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .part(
+            "users",
+            reqwest::multipart::Part::bytes(file.as_bytes().to_vec())
+                .file_name("users.json")
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .text("connection_id", connection_id.to_owned())
+}
+
+async fn post_import(
+    app: &TestApp,
+    token: Option<&str>,
+    form: reqwest::multipart::Form,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/api/v2/jobs/users-imports"))
+        .multipart(form);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    parts(req.send().await.unwrap()).await
+}
+
+async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    parts(
+        app.http
+            .get(app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Runs pending jobs here (the app's own runner may take one first), then waits (bounded) for
+/// `id` to finish.
+async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
+    while latchkey::migration::run_job(&app.services).await.unwrap() {}
+    for _ in 0..200 {
+        let (_, job) = get_json(app, token, &format!("/api/v2/jobs/{id}")).await;
+        if job["status"] == "completed" || job["status"] == "failed" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+async fn import_and_export_jobs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let con = latchkey::domain::tenant::connection_id(CONN);
+    let token = management_token(&app, "create:users read:users").await;
+    let file = json!([
+        {"email": "job1@example.com", "user_id": "job-1", "app_metadata": {"plan": "pro"},
+         "password_hash": "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"},
+        {"email": "job2@example.com", "app_metadata": {"plan": "free"}},
+        {"email": "job1@example.com"},
+    ])
+    .to_string();
+    // Who may.
+    let (status, body) = post_import(&app, None, users_form(&file, &con)).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"statusCode": 401, "error": "Unauthorized", "message": "Missing authentication", "errorCode": "invalid_token"})
+        )
+    );
+    let emails_only = management_token(&app, "read:emails").await;
+    let (status, body) = post_import(&app, Some(&emails_only), users_form(&file, &con)).await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"statusCode": 403, "error": "Forbidden",
+        "message": "Insufficient scope, expected any of: create:users, create:users_imports", "errorCode": "insufficient_scope"})
+        )
+    );
+    // Bad requests, in the Management envelope; nothing queued.
+    let (status, body) = post_import(
+        &app,
+        Some(&token),
+        reqwest::multipart::Form::new().text("connection_id", con.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"statusCode": 400, "error": "Bad Request",
+        "message": "Payload validation error: 'Missing required property: users'.", "errorCode": "invalid_body"})
+        )
+    );
+    let (status, body) = post_import(
+        &app,
+        Some(&token),
+        users_form(&file, "con_0000000000000000"),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            json!({"statusCode": 404, "error": "Not Found",
+        "message": "The connection does not exist.", "errorCode": "inexistent_connection"})
+        )
+    );
+    let (status, body) = post_import(
+        &app,
+        Some(&token),
+        users_form(&file, &con).text("upsert", "maybe"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["errorCode"].clone()),
+        (400, json!("invalid_body"))
+    );
+    let (status, body) = parts(
+        app.http
+            .post(app.url("/api/v2/jobs/users-imports"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            400,
+            json!("Payload validation error: 'the body must be multipart/form-data'.")
+        )
+    );
+
+    // An import: 202 pending, then completed with its summary and errors.
+    let (status, job) = post_import(
+        &app,
+        Some(&token),
+        users_form(&file, &con)
+            .text("external_id", "ext-1")
+            .text("upsert", "false"),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("job_") && id.len() == 20, "{id}");
+    assert_eq!(
+        job,
+        json!({"type": "users_import", "status": "pending", "connection_id": con, "connection": CONN,
+        "external_id": "ext-1", "upsert": false, "created_at": job["created_at"], "id": id})
+    );
+    let done = finished(&app, &token, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["summary"],
+        json!({"failed": 1, "updated": 0, "inserted": 2, "total": 3})
+    );
+    let (status, errors) = get_json(&app, &token, &format!("/api/v2/jobs/{id}/errors")).await;
+    assert_eq!(
+        (status, errors),
+        (
+            200,
+            json!([{"user": {"email": "job1@example.com"},
+        "errors": [{"code": "DUPLICATED_USER", "message": "The user already exist and upsert parameter is false"}]}])
+        )
+    );
+    assert_eq!(login(&app, "job1@example.com", "hello").await.0, 200);
+    // Unknown jobs.
+    let (status, body) = get_json(&app, &token, "/api/v2/jobs/job_nope").await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            json!({"statusCode": 404, "error": "Not Found", "message": "The job does not exist.", "errorCode": "inexistent_job"})
+        )
+    );
+    // A file that does not parse: the job fails, nothing is imported.
+    let (_, bad) = post_import(
+        &app,
+        Some(&token),
+        users_form("[{\"email\": \"bad@example.com\"}, {", &con),
+    )
+    .await;
+    let failed = finished(&app, &token, bad["id"].as_str().unwrap()).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the users file cannot be read: "),
+        "{failed}"
+    );
+    assert_eq!(app.users(CONN).await, 2);
+
+    // An export with fields and a limit; the file downloads with the token.
+    let (status, job) = parts(
+        app.http
+            .post(app.url("/api/v2/jobs/users-exports"))
+            .bearer_auth(&token)
+            .json(&json!({"connection_id": con, "format": "json", "limit": 1,
+            "fields": [{"name": "email"}, {"name": "app_metadata.plan", "export_as": "plan"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    assert_eq!(
+        (
+            job["type"].clone(),
+            job["status"].clone(),
+            job["format"].clone()
+        ),
+        (json!("users_export"), json!("pending"), json!("json"))
+    );
+    let done = finished(&app, &token, job["id"].as_str().unwrap()).await;
+    let location = done["location"].as_str().unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "{}/api/v2/jobs/{}/download",
+            app.base,
+            job["id"].as_str().unwrap()
+        )
+    );
+    let resp = app
+        .http
+        .get(location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/gzip");
+    let gz = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["email", "plan"]
+    );
+    assert_eq!(app.http.get(location).send().await.unwrap().status(), 401);
+    for (body, message) in [
+        (
+            json!({"format": "xml"}),
+            "Payload validation error: 'No enum match for: \"xml\"' on property format (The format of the file. Must be json or csv.).",
+        ),
+        (
+            json!({"colour": "blue"}),
+            "Payload validation error: 'Additional properties not allowed: colour'.",
+        ),
+        (
+            json!({"limit": -1}),
+            "Payload validation error: 'limit must be a positive integer'.",
+        ),
+    ] {
+        let (status, got) = parts(
+            app.http
+                .post(app.url("/api/v2/jobs/users-exports"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, got["message"].clone()),
+            (400, json!(message)),
+            "{body}"
+        );
+    }
+}
+
+/// A job queued on one instance runs after it stops, on another one sharing the store.
+async fn jobs_survive_a_restart(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let first =
+        crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), Default::default()).await;
+    let token = management_token(&first, "create:users").await;
+    let con = latchkey::domain::tenant::connection_id(CONN);
+    let (status, job) = post_import(
+        &first,
+        Some(&token),
+        users_form(&json!([{"email": "later@example.com"}]).to_string(), &con),
+    )
+    .await;
+    assert_eq!(status, 202);
+    first.stop().await;
+    let second = crate::helpers::spawn_on(&url, dir, Default::default()).await;
+    let token = management_token(&second, "create:users").await;
+    let done = finished(&second, &token, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["summary"]["inserted"], 1, "{done}");
+}
+
 crate::both_stores!(
+    import_and_export_jobs,
+    jobs_survive_a_restart,
     the_tenant_files_users_are_created_once,
     every_algorithm_logs_in_and_is_rehashed,
     malformed_files_import_nothing,

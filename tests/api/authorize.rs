@@ -18,13 +18,13 @@ const CALLBACK: &str = "http://app.example/callback";
 const VERIFIER: &str = "a-verifier-of-at-least-43-characters-0123456789";
 
 /// A browser: its own cookies, no automatic redirects.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .cookie_store(true)
@@ -75,11 +75,21 @@ impl Browser {
     /// Logs `email` in through the page (`prompt=login`: even with a session); the answer's
     /// redirect location.
     async fn login(&self, params: &[(&str, &str)], email: &str) -> String {
+        self.login_as(params, email, PASSWORD).await
+    }
+
+    /// As `login`, with another password.
+    pub(crate) async fn login_as(
+        &self,
+        params: &[(&str, &str)],
+        email: &str,
+        password: &str,
+    ) -> String {
         let mut params = params.to_vec();
         params.push(("prompt", "login"));
         let (page, html) = self.page(&params).await;
         let resp = self
-            .submit(&page, &html, &[("username", email), ("password", PASSWORD)])
+            .submit(&page, &html, &[("username", email), ("password", password)])
             .await;
         assert_eq!(resp.status(), 302, "{:?}", resp.text().await);
         location(&resp)

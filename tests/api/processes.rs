@@ -321,6 +321,7 @@ crate::both_stores!(
     kill_9_loses_no_acknowledged_signup,
     sigterm_finishes_in_flight_requests_then_exits_0,
     slow_requests_time_out_with_a_json_503,
+    the_users_commands_import_and_export,
 );
 
 mod readiness {
@@ -444,4 +445,113 @@ mod misconfigured {
             );
         }
     }
+}
+
+/// Runs `latchkey ARGS` to completion: (exit code, stdout, stderr).
+async fn command(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("latchkey gave up in time")
+    .expect("latchkey ran");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `latchkey users import` and `export` as a user runs them: counts on stdout, the errors file,
+/// plain progress lines when not on a terminal, exit 1 with the file and line of a broken file.
+async fn the_users_commands_import_and_export(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    // The tenant (its connection) from a server started once.
+    let mut server = start(&url, &tenant_file(&dir)).await;
+    let _ = server.child.kill().await;
+    let _ = server.child.wait().await;
+    let file = dir.path().join("users.ndjson");
+    std::fs::write(
+        &file,
+        "{\"email\":\"a@example.com\",\"password_hash\":\"$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K\"}\n\
+         {\"email\":\"b@example.com\",\"colour\":\"red\"}\n",
+    )
+    .unwrap();
+    let errors = dir.path().join("errors.json");
+    let (code, out, err) = command(&[
+        "users",
+        "import",
+        "--database-url",
+        &url,
+        "--connection",
+        crate::helpers::CONN,
+        "--errors",
+        errors.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("imported 2 users in ")
+            && out.trim_end().ends_with(&format!(
+                "inserted 1, updated 0, failed 1 (errors in {})",
+                errors.display()
+            )),
+        "{out}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&errors).unwrap()).unwrap();
+    assert_eq!(
+        written[0]["errors"][0]["code"],
+        "OBJECT_ADDITIONAL_PROPERTIES"
+    );
+    // A broken file: nothing imported, the file named.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "[{\"email\":\"c@example.com\"},\n{").unwrap();
+    let (code, _, err) = command(&[
+        "users",
+        "import",
+        "--database-url",
+        &url,
+        "--connection",
+        crate::helpers::CONN,
+        "--errors",
+        errors.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!("latchkey users import: {}: ", broken.display())),
+        "{err}"
+    );
+    let (code, _, err) = command(&[
+        "users",
+        "import",
+        "--database-url",
+        &url,
+        "--connection",
+        "nope",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(
+        (code, err.trim()),
+        (
+            Some(1),
+            "latchkey users import: no database connection named \"nope\""
+        )
+    );
+    // Export to stdout, CSV.
+    let (code, out, err) =
+        command(&["users", "export", "--database-url", &url, "--format", "csv"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("user_id,email,"));
+    assert!(lines[1].contains(",a@example.com,"));
 }

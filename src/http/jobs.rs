@@ -116,7 +116,8 @@ pub async fn users_imports(
     ))
 }
 
-/// `POST /api/v2/jobs/users-exports` `{connection_id?, format?, fields?, limit?}`.
+/// `POST /api/v2/jobs/users-exports` `{connection_id?, format?, fields?, limit?}`: 200 with
+/// the pending job (migration.md; Auth0 itself answers 201).
 pub async fn users_exports(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -185,9 +186,7 @@ pub async fn users_exports(
         },
     )
     .await?;
-    Ok(no_store(
-        (StatusCode::CREATED, axum::Json(job)).into_response(),
-    ))
+    Ok(no_store((StatusCode::OK, axum::Json(job)).into_response()))
 }
 
 /// `GET /api/v2/jobs/{id}`.

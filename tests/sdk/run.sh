@@ -25,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs node_jobs.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -114,7 +114,7 @@ clients:
 client_grants:
   - client_id: Backend
     audience: management
-    scope: [read:users, read:emails]
+    scope: [read:users, create:users, read:emails]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit, RWA openid-client, Legacy SPA]
@@ -172,6 +172,12 @@ run python env REQUESTS_CA_BUNDLE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT
   LK_CONNECTION=Username-Password-Authentication "$sdk/venv/bin/python" tests/sdk/python_sdk.py
 run node env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend LK_CLIENT_SECRET=sdk-backend-secret \
   LK_CONNECTION=Username-Password-Authentication node "$sdk/node/node_sdk.mjs"
+# The Management API's jobs through node-auth0's ManagementClient. The connection's id is
+# derived from its name (docs/api.md): con_ + 16 hex characters of SHA-256.
+conn_id="con_$(printf 'latchkey connection %s' Username-Password-Authentication | sha256sum | cut -c1-16)"
+run node-jobs env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication LK_CONNECTION_ID="$conn_id" \
+  node "$sdk/node/node_jobs.mjs"
 run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Username-Password-Authentication \
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
 screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}

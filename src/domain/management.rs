@@ -51,19 +51,7 @@ pub async fn authorize(
     token: Option<&str>,
     scope: &'static str,
 ) -> Result<(), ManagementError> {
-    let token = token.ok_or(ManagementError::Unauthorized("Missing authentication"))?;
-    let claims = ctx.signer.verify(token, ctx.management_audience()).await?;
-    let granted = parse_scope(
-        claims
-            .get("scope")
-            .and_then(|s| s.as_str())
-            .unwrap_or_default(),
-    );
-    if granted.iter().any(|s| s == scope) {
-        Ok(())
-    } else {
-        Err(ManagementError::InsufficientScope(scope.to_owned()))
-    }
+    authorize_any(ctx, token, &[scope]).await
 }
 
 /// Checks a Management API token for any of `scopes`.

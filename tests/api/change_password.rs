@@ -26,19 +26,8 @@ async fn queued(app: &TestApp) {
     app.services.background.reopen();
 }
 
-async fn management_token(app: &TestApp, scope: &str) -> String {
-    let (status, body) = parts(
-        app.token(&json!({"grant_type": "client_credentials", "client_id": "limited-client",
-            "client_secret": "limited-secret", "audience": format!("{}/api/v2/", app.base), "scope": scope}))
-            .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn emails(app: &TestApp, to: &str) -> Vec<Value> {
-    let token = management_token(app, "read:emails").await;
+    let token = app.management_token("read:emails").await;
     let resp = app
         .http
         .get(app.url(&format!("/api/v2/emails?to={to}")))
@@ -236,7 +225,7 @@ async fn the_outbox_needs_a_management_token_with_its_scope(backend: Backend) {
             json!({"statusCode": 401, "error": "Unauthorized", "message": "Missing authentication", "errorCode": "invalid_token"})
         )
     );
-    let token = management_token(&app, "read:users").await;
+    let token = app.management_token("read:users").await;
     let resp = app
         .http
         .get(app.url("/api/v2/emails"))
@@ -630,27 +619,7 @@ async fn the_tenant_file_sets_the_email_and_the_link(backend: Backend) {
             "{}emails:\n  reset_email:\n    {part}\n",
             crate::helpers::TENANT
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.yaml");
-        std::fs::write(&path, bad).unwrap();
-        let url = crate::helpers::database_url(backend, &dir).await;
-        let args = latchkey::cli::ServeArgs::parse_from_args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--tenant-file",
-            path.to_str().unwrap(),
-        ])
-        .unwrap();
-        let err = latchkey::startup::Application::build(
-            args.config(),
-            latchkey::startup::Dependencies::default(),
-        )
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+        let err = crate::helpers::start_error(backend, &bad).await;
         assert!(err.contains(expected), "{err}");
     }
 }

@@ -409,6 +409,21 @@ impl TestApp {
             .expect("count users")
     }
 
+    /// A Management API token of the test tenant's `Limited` client with `scope`.
+    pub async fn management_token(&self, scope: &str) -> String {
+        let (status, body) = parts(
+            self.token(&serde_json::json!({"grant_type": "client_credentials", "client_id": "limited-client",
+                "client_secret": "limited-secret", "audience": format!("{}/api/v2/", self.base), "scope": scope}))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -452,6 +467,28 @@ pub async fn parts(resp: reqwest::Response) -> (u16, Value) {
 pub async fn raw(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
     (status, resp.text().await.expect("body"))
+}
+
+/// Builds the application on a fresh database with `tenant` as its tenant file and returns why
+/// start-up failed (it must fail).
+pub async fn start_error(backend: Backend, tenant: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.yaml");
+    std::fs::write(&path, tenant).expect("tenant file");
+    let url = database_url(backend, &dir).await;
+    let args = ServeArgs::parse_from_args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--tenant-file",
+        path.to_str().expect("utf-8 path"),
+    ])
+    .expect("arguments");
+    match Application::build(args.config(), Dependencies::default()).await {
+        Ok(_) => panic!("start-up succeeded with {tenant}"),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// Runs each listed `async fn(Backend)` once per store, as `sqlite::NAME` and `postgres::NAME`.

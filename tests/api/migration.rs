@@ -630,38 +630,14 @@ async fn the_tenant_files_users_are_created_once(backend: Backend) {
             "users[0] (odd@example.com): Additional properties not allowed: colour",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.yaml");
-        std::fs::write(&path, format!("{}users:\n{seed}", crate::helpers::TENANT)).unwrap();
-        let url = crate::helpers::database_url(backend, &dir).await;
-        let args = latchkey::cli::ServeArgs::parse_from_args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--tenant-file",
-            path.to_str().unwrap(),
-        ])
-        .unwrap();
-        let err = latchkey::startup::Application::build(args.config(), Default::default())
-            .await
-            .err()
-            .unwrap()
-            .to_string();
+        let err = crate::helpers::start_error(
+            backend,
+            &format!("{}users:\n{seed}", crate::helpers::TENANT),
+        )
+        .await;
         assert!(err.ends_with(expected), "{err}");
         assert!(err.contains("t.yaml:"), "{err}");
     }
-}
-
-async fn management_token(app: &TestApp, scope: &str) -> String {
-    let (status, body) = parts(
-        app.token(&json!({"grant_type": "client_credentials", "client_id": "limited-client",
-            "client_secret": "limited-secret", "audience": format!("{}/api/v2/", app.base), "scope": scope}))
-            .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 fn users_form(file: &str, connection_id: &str) -> reqwest::multipart::Form {
@@ -720,7 +696,7 @@ async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
 async fn import_and_export_jobs(backend: Backend) {
     let app = spawn_app(backend).await;
     let con = latchkey::domain::tenant::connection_id(CONN);
-    let token = management_token(&app, "create:users read:users").await;
+    let token = app.management_token("create:users read:users").await;
     let file = json!([
         {"email": "job1@example.com", "user_id": "job-1", "app_metadata": {"plan": "pro"},
          "password_hash": "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"},
@@ -737,7 +713,7 @@ async fn import_and_export_jobs(backend: Backend) {
             json!({"statusCode": 401, "error": "Unauthorized", "message": "Missing authentication", "errorCode": "invalid_token"})
         )
     );
-    let emails_only = management_token(&app, "read:emails").await;
+    let emails_only = app.management_token("read:emails").await;
     let (status, body) = post_import(&app, Some(&emails_only), users_form(&file, &con)).await;
     assert_eq!(
         (status, body),
@@ -956,7 +932,7 @@ async fn jobs_survive_a_restart(backend: Backend) {
     let url = crate::helpers::database_url(backend, &dir).await;
     let first =
         crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), Default::default()).await;
-    let token = management_token(&first, "create:users").await;
+    let token = first.management_token("create:users").await;
     let con = latchkey::domain::tenant::connection_id(CONN);
     let (status, job) = post_import(
         &first,
@@ -967,7 +943,7 @@ async fn jobs_survive_a_restart(backend: Backend) {
     assert_eq!(status, 202);
     first.stop().await;
     let second = crate::helpers::spawn_on(&url, dir, Default::default()).await;
-    let token = management_token(&second, "create:users").await;
+    let token = second.management_token("create:users").await;
     let done = finished(&second, &token, job["id"].as_str().unwrap()).await;
     assert_eq!(done["summary"]["inserted"], 1, "{done}");
 }

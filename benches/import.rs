@@ -7,32 +7,16 @@
 //! passwords) and, for the rest, well-formed bcrypt strings with varied salts (an import
 //! checks a hash's form, never verifies it, so they cost the same to import).
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::tokens::{TENANT, bin, start};
 use super::{Opts, database_url_named, median, ms};
 
-const TENANT: &str = "
-tenant:
-  default_directory: db
-clients:
-  - name: Bench
-    client_id: bench-client
-    client_secret: bench-secret
-connections:
-  - name: db
-    enabled_clients: [Bench]
-    options: { passwordPolicy: none }
-";
 const REAL: usize = 64;
-
-fn bin() -> String {
-    std::env::var("LATCHKEY_BENCH_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_owned())
-}
 
 /// (user+system CPU seconds of a process and its threads) from /proc/<pid>/stat.
 fn cpu_s(pid: u32) -> f64 {
@@ -236,30 +220,8 @@ pub async fn import(o: &Opts) {
 
     // First logins of imported bcrypt users (bcrypt verify, then the Argon2id re-hash) against
     // native logins (one Argon2id verify), one at a time, alternating.
-    let mut child = Command::new(bin())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-            "--tenant-file",
-            tenant.to_str().unwrap(),
-            "--log-format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix("latchkey listening on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = start(&url, dir.path());
+    let base = server.base.clone();
     let http = reqwest::Client::new();
     let login = |email: String, password: String| {
         let http = http.clone();
@@ -312,6 +274,5 @@ pub async fn import(o: &Opts) {
         "first login of an imported bcrypt (cost 10) user: median {f:.1} ms; native login {nat:.1} ms; ratio {:.2}; the same user's second login (Argon2id now) {s:.1} ms",
         f / nat
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

@@ -26,7 +26,8 @@ use serde_json::{Value, json};
 
 use super::{Opts, database_url, engine_work, median, ms, raw_rate};
 
-const TENANT: &str = "
+/// The benchmarks' tenant (the import bench uses it too).
+pub(super) const TENANT: &str = "
 tenant:
   default_directory: db
 clients:
@@ -51,9 +52,9 @@ const CALLBACK: &str = "http%3A%2F%2Fbench.example%2Fcb";
 const SECRET: &str = "bench-secret";
 const REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
-struct ServerProcess {
-    child: Child,
-    base: String,
+pub(super) struct ServerProcess {
+    pub(super) child: Child,
+    pub(super) base: String,
 }
 
 impl Drop for ServerProcess {
@@ -63,13 +64,18 @@ impl Drop for ServerProcess {
     }
 }
 
-fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
+/// The server binary: LATCHKEY_BENCH_BIN runs another build (to compare two commits side by
+/// side).
+pub(super) fn bin() -> String {
+    std::env::var("LATCHKEY_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_owned())
+}
+
+/// Starts `latchkey serve` with the benchmarks' tenant on `url`.
+pub(super) fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
     let tenant = dir.join("tenant.yaml");
     std::fs::write(&tenant, TENANT).unwrap();
-    // LATCHKEY_BENCH_BIN runs another build of the server (to compare two commits side by side).
-    let bin = std::env::var("LATCHKEY_BENCH_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_owned());
-    let mut child = Command::new(bin)
+    let mut child = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
         .arg("--tenant-file")
         .arg(&tenant)

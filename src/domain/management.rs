@@ -26,6 +26,9 @@ pub enum ManagementError {
     UnknownConnection,
     #[error("unknown job")]
     UnknownJob,
+    /// A body over the endpoint's limit.
+    #[error("request body too large")]
+    TooLarge,
     #[error(transparent)]
     Failure(#[from] Failure),
 }

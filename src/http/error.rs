@@ -42,6 +42,8 @@ pub enum Family {
     OAuth,
     /// The browser-facing endpoints: HTML.
     Page,
+    /// `/api/v2/*`: `{statusCode, error, message, errorCode}`.
+    Management,
 }
 
 impl Family {
@@ -50,6 +52,8 @@ impl Family {
             Family::DbConnections
         } else if path == "/authorize" || path.starts_with("/u/") || path.ends_with("/logout") {
             Family::Page
+        } else if path.starts_with("/api/v2/") {
+            Family::Management
         } else {
             Family::OAuth
         }
@@ -59,6 +63,16 @@ impl Family {
         match self {
             Family::DbConnections => DbConnectionsError::Body(e).into_response(),
             Family::OAuth => OAuthError::Body(e).into_response(),
+            Family::Management => {
+                // The OAuth family's status and words, in the Management envelope.
+                let (status, body) = oauth_body_error(&e);
+                let (status, body) = management_envelope(
+                    status,
+                    body["error_description"].as_str().unwrap_or_default(),
+                    body["error"].as_str().unwrap_or_default(),
+                );
+                (status, Json(body)).into_response()
+            }
             Family::Page => {
                 let view = HtmlError::Body(e).view();
                 super::pages::plain_error_page(view.status, &view.description)
@@ -91,6 +105,11 @@ impl Family {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 TEXT,
+            ),
+            Family::Management => management_envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                "temporarily_unavailable",
             ),
         }
     }
@@ -499,14 +518,17 @@ impl IntoResponse for OAuthError {
 #[error(transparent)]
 pub struct ManagementApiError(#[from] pub ManagementError);
 
+/// `{statusCode, error, message, errorCode}`, `error` being the status's reason phrase.
+fn management_envelope(status: StatusCode, message: &str, code: &str) -> (StatusCode, Value) {
+    (
+        status,
+        json!({"statusCode": status.as_u16(), "error": status.canonical_reason().unwrap_or_default(), "message": message, "errorCode": code}),
+    )
+}
+
 impl ManagementApiError {
     pub fn body(&self) -> (StatusCode, Value) {
-        let m = |status: StatusCode, message: &str, code: &str| {
-            (
-                status,
-                json!({"statusCode": status.as_u16(), "error": status.canonical_reason().unwrap_or_default(), "message": message, "errorCode": code}),
-            )
-        };
+        let m = management_envelope;
         match &self.0 {
             ManagementError::Unauthorized(why) => m(StatusCode::UNAUTHORIZED, why, "invalid_token"),
             ManagementError::InsufficientScope(scope) => m(
@@ -525,6 +547,14 @@ impl ManagementApiError {
                 "The job does not exist.",
                 "inexistent_job",
             ),
+            ManagementError::TooLarge => {
+                let (status, body) = oauth_body_error(&BodyError::TooLarge);
+                m(
+                    status,
+                    body["error_description"].as_str().unwrap_or_default(),
+                    "invalid_request",
+                )
+            }
             ManagementError::Failure(Failure::Overloaded) => m(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests, please try again later",
@@ -818,6 +848,14 @@ mod tests {
                 "inexistent_job"
             )
         );
+        let too_large = body(ManagementError::TooLarge).1;
+        assert_eq!(
+            (
+                too_large["statusCode"].clone(),
+                too_large["errorCode"].clone()
+            ),
+            (json!(413), json!("invalid_request"))
+        );
         assert_eq!(
             body(ManagementError::Failure(Failure::Overloaded)).0,
             StatusCode::TOO_MANY_REQUESTS
@@ -989,6 +1027,13 @@ mod tests {
         assert_eq!(
             b.to_string(),
             r#"{"error":"temporarily_unavailable","error_description":"The request took too long"}"#
+        );
+        assert_eq!(Family::of("/api/v2/jobs/users-imports"), Family::Management);
+        let (s, b) = Family::Management.timed_out_body();
+        assert_eq!(s, 503);
+        assert_eq!(
+            b.to_string(),
+            r#"{"statusCode":503,"error":"Service Unavailable","message":"The request took too long","errorCode":"temporarily_unavailable"}"#
         );
     }
 

@@ -121,7 +121,7 @@ pub async fn users_imports(
 pub async fn users_exports(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
     crate::domain::management::authorize_any(
         &state.services,
@@ -129,6 +129,15 @@ pub async fn users_exports(
         jobs::EXPORT_SCOPES,
     )
     .await?;
+    // A body over the limit without a Content-Length (chunked) is refused here, in the
+    // Management envelope, as one with it is before the handler.
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ManagementApiError(ManagementError::TooLarge)
+        } else {
+            invalid("Payload validation error: 'the body cannot be read'.")
+        }
+    })?;
     let body: Value = if body.is_empty() {
         Value::Object(Default::default())
     } else {

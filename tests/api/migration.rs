@@ -894,6 +894,59 @@ async fn import_and_export_jobs(backend: Backend) {
         ["email", "plan"]
     );
     assert_eq!(app.http.get(location).send().await.unwrap().status(), 401);
+    // Oversized bodies, announced or chunked: 413 in the Management envelope.
+    let big = json!({"format": "json", "pad": "x".repeat(100_000)}).to_string();
+    let exports = app.url("/api/v2/jobs/users-exports");
+    let (status, got) = parts(
+        app.http
+            .post(&exports)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, got["statusCode"].clone(), got["errorCode"].clone()),
+        (413, json!(413), json!("invalid_request")),
+        "{got}"
+    );
+    let chunked = reqwest::Body::wrap_stream(futures::stream::iter([Ok::<_, std::io::Error>(
+        big.into_bytes(),
+    )]));
+    let (status, got) = parts(
+        app.http
+            .post(&exports)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(chunked)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, got["statusCode"].clone(), got["errorCode"].clone()),
+        (413, json!(413), json!("invalid_request")),
+        "{got}"
+    );
+    let (status, got) = parts(
+        app.http
+            .post(&exports)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, got["message"].clone()),
+        (400, json!("Payload validation error: 'Invalid JSON'."))
+    );
     for (body, message) in [
         (
             json!({"format": "xml"}),

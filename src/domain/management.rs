@@ -1,6 +1,6 @@
 //! The Management API's rules that exist so far: who may call it (a machine token for
 //! `<issuer>api/v2/` carrying the endpoint's scope), its error type, and the outbox read that
-//! lets offline tests follow emailed links. Jobs are in `jobs.rs`.
+//! lets offline tests follow emailed links. Jobs are in `jobs.rs`, users in `manage_users.rs`.
 
 use super::Services;
 use super::claims::parse_scope;
@@ -26,6 +26,18 @@ pub enum ManagementError {
     UnknownConnection,
     #[error("unknown job")]
     UnknownJob,
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("user already exists")]
+    UserExists,
+    #[error("username already exists")]
+    UsernameExists,
+    /// A password rule; the text is Auth0's (`PasswordStrengthError: Password is too weak`).
+    #[error("password refused")]
+    Password(&'static str),
+    /// A `q`, `sort` or paging parameter that cannot be used; the text says why.
+    #[error("invalid query: {0}")]
+    Query(String),
     /// A body over the endpoint's limit.
     #[error("request body too large")]
     TooLarge,

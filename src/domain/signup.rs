@@ -95,7 +95,7 @@ pub fn valid_email(s: &str) -> bool {
 pub const USERNAME_SPECIALS: &str = "_+-.!#$^`~@'";
 
 /// Applies the connection's username rules; returns the stored (lower-cased) form.
-fn check_username(
+pub(super) fn check_username(
     connection: &Connection,
     username: Option<String>,
 ) -> Result<String, SignupError> {

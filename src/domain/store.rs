@@ -346,7 +346,8 @@ pub struct PasswordReset<'a> {
     pub identifiers: &'a [String],
 }
 
-/// A stored user as an export gives it: everything but its sessions and tokens.
+/// A stored user as an export or a Management read gives it: everything but its sessions and
+/// tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportedUser {
     pub id: String,
@@ -369,6 +370,7 @@ pub struct ExportedUser {
     pub last_login: Option<i64>,
     pub logins_count: i64,
     pub last_password_reset: Option<i64>,
+    pub last_ip: Option<String>,
 }
 
 /// A Management API job (users-imports, users-exports), without its input and output.
@@ -512,6 +514,80 @@ pub trait TicketStore: Send + Sync + 'static {
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 }
 
+/// A Management API change to a user; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub username: Option<Option<String>>,
+    pub given_name: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub nickname: Option<Option<String>>,
+    pub picture: Option<Option<String>>,
+    /// The whole new metadata (merged by the domain); written only if the stored metadata is
+    /// still `expected_metadata`, so that concurrent merges do not lose keys.
+    pub user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub app_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The stored `(user_metadata, app_metadata)` the merge started from.
+    pub expected_metadata: Option<(
+        serde_json::Map<String, serde_json::Value>,
+        serde_json::Map<String, serde_json::Value>,
+    )>,
+    pub blocked: Option<bool>,
+    /// A new password's hash: also sets `last_password_reset`.
+    pub password_hash: Option<String>,
+    /// Whether the user's sessions and refresh tokens end with this change (blocked, new
+    /// password).
+    pub end_sessions: bool,
+    pub now: i64,
+}
+
+/// What an update found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    Done,
+    /// No such user.
+    Missing,
+    /// The metadata changed since it was read: merge again.
+    Stale,
+}
+
+/// Users as the Management API reads and writes them.
+#[async_trait]
+pub trait ManageStore: Send + Sync + 'static {
+    async fn managed_user(&self, id: &str) -> Result<Option<ExportedUser>, StoreError>;
+
+    /// Users of every connection with this (normalized) email.
+    async fn users_by_email(&self, email: &str) -> Result<Vec<ExportedUser>, StoreError>;
+
+    /// A page of the users `query` matches (all when `None`), sorted, and with `count` the
+    /// number of matches.
+    async fn search_users(
+        &self,
+        query: Option<&super::search::Query>,
+        sort: Option<super::search::Sort>,
+        offset: i64,
+        limit: i64,
+        count: bool,
+    ) -> Result<(Vec<ExportedUser>, Option<i64>), StoreError>;
+
+    /// Inserts a user with its app metadata and blocked flag; `Conflict` on a duplicate.
+    async fn create_managed_user(
+        &self,
+        user: &NewUser,
+        app_metadata: &serde_json::Map<String, serde_json::Value>,
+        blocked: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Applies `update` in one transaction (with its sessions and tokens ending when asked);
+    /// `Conflict` on a duplicate email or username.
+    async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<Updated, StoreError>;
+
+    /// Deletes a user with everything that refers to it; nothing when already gone.
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+}
+
 /// Signing keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -537,6 +613,7 @@ pub trait Store:
     + TicketStore
     + ImportStore
     + JobStore
+    + ManageStore
 {
 }
 
@@ -550,5 +627,6 @@ impl<T> Store for T where
         + TicketStore
         + ImportStore
         + JobStore
+        + ManageStore
 {
 }

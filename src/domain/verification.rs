@@ -29,7 +29,7 @@ pub async fn after_signup(ctx: &Services, user: &NewUser) {
     });
 }
 
-async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
+pub(super) async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
     let settings = ctx.store.tenant_settings().await?;
     let template = settings.emails.verify_email.clone().unwrap_or_default();
     let tenant = settings

@@ -526,6 +526,11 @@ fn management_envelope(status: StatusCode, message: &str, code: &str) -> (Status
     )
 }
 
+/// An unknown path under `/api/v2`.
+pub fn management_not_found() -> (StatusCode, Value) {
+    management_envelope(StatusCode::NOT_FOUND, "Not Found", "not_found")
+}
+
 impl ManagementApiError {
     pub fn body(&self) -> (StatusCode, Value) {
         let m = management_envelope;
@@ -547,6 +552,23 @@ impl ManagementApiError {
                 "The job does not exist.",
                 "inexistent_job",
             ),
+            ManagementError::UnknownUser => m(
+                StatusCode::NOT_FOUND,
+                "The user does not exist.",
+                "inexistent_user",
+            ),
+            ManagementError::UserExists => m(
+                StatusCode::CONFLICT,
+                "The user already exists.",
+                "auth0_idp_error",
+            ),
+            ManagementError::UsernameExists => m(
+                StatusCode::CONFLICT,
+                "The username provided is in use already.",
+                "auth0_idp_error",
+            ),
+            ManagementError::Password(why) => m(StatusCode::BAD_REQUEST, why, "invalid_password"),
+            ManagementError::Query(why) => m(StatusCode::BAD_REQUEST, why, "invalid_query_string"),
             ManagementError::TooLarge => {
                 let (status, body) = oauth_body_error(&BodyError::TooLarge);
                 m(

@@ -9,6 +9,7 @@ pub mod error;
 pub mod input;
 pub mod jobs;
 pub mod limit;
+pub mod management;
 pub mod oauth;
 pub mod pages;
 pub mod signup;
@@ -78,7 +79,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> Response {
+async fn not_found(uri: Uri) -> Response {
+    if error::Family::of(uri.path()) == error::Family::Management {
+        let (status, body) = error::management_not_found();
+        return (status, Json(body)).into_response();
+    }
     (
         StatusCode::NOT_FOUND,
         Json(json!({"error": "not_found", "error_description": "Not Found"})),
@@ -233,6 +238,17 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/.well-known/openid-configuration",
             get(discovery::discovery_handler),
         )
+        .route(
+            "/api/v2/users",
+            get(management::list_users).post(management::create_user),
+        )
+        .route(
+            "/api/v2/users/{id}",
+            get(management::get_user)
+                .patch(management::patch_user)
+                .delete(management::delete_user),
+        )
+        .route("/api/v2/users-by-email", get(management::users_by_email))
         .route("/api/v2/jobs/users-exports", post(jobs::users_exports))
         .route("/api/v2/jobs/{id}", get(jobs::job))
         .route("/api/v2/jobs/{id}/errors", get(jobs::job_errors))

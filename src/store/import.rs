@@ -200,50 +200,54 @@ impl ImportStore for SqlStore {
         after: &str,
         limit: i64,
     ) -> Result<Vec<ExportedUser>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, connection, email, username, \
-             CAST(CASE WHEN email_verified THEN 1 ELSE 0 END AS BIGINT) AS email_verified, \
-             given_name, family_name, name, nickname, picture, user_metadata, app_metadata, \
-             password_hash, CAST(CASE WHEN blocked THEN 1 ELSE 0 END AS BIGINT) AS blocked, \
-             created_at, updated_at, last_login, logins_count, last_password_reset \
-             FROM users WHERE (CAST($1 AS TEXT) IS NULL OR connection = $1) AND id > $2 \
-             ORDER BY id LIMIT $3",
-        )
-        .bind(connection)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.into_iter()
-            .map(|r| {
-                let meta =
-                    |c: &str| -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
-                        let text: String = r.try_get(c).map_err(backend)?;
-                        serde_json::from_str(&text).map_err(corrupt)
-                    };
-                Ok(ExportedUser {
-                    id: r.try_get("id").map_err(backend)?,
-                    connection: r.try_get("connection").map_err(backend)?,
-                    email: r.try_get("email").map_err(backend)?,
-                    username: r.try_get("username").map_err(backend)?,
-                    email_verified: r.try_get::<i64, _>("email_verified").map_err(backend)? != 0,
-                    given_name: r.try_get("given_name").map_err(backend)?,
-                    family_name: r.try_get("family_name").map_err(backend)?,
-                    name: r.try_get("name").map_err(backend)?,
-                    nickname: r.try_get("nickname").map_err(backend)?,
-                    picture: r.try_get("picture").map_err(backend)?,
-                    user_metadata: meta("user_metadata")?,
-                    app_metadata: meta("app_metadata")?,
-                    password_hash: r.try_get("password_hash").map_err(backend)?,
-                    blocked: r.try_get::<i64, _>("blocked").map_err(backend)? != 0,
-                    created_at: r.try_get("created_at").map_err(backend)?,
-                    updated_at: r.try_get("updated_at").map_err(backend)?,
-                    last_login: r.try_get("last_login").map_err(backend)?,
-                    logins_count: r.try_get("logins_count").map_err(backend)?,
-                    last_password_reset: r.try_get("last_password_reset").map_err(backend)?,
-                })
-            })
-            .collect()
+        let sql = format!(
+            "SELECT {FULL_USER_COLUMNS} FROM users WHERE (CAST($1 AS TEXT) IS NULL OR \
+             connection = $1) AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(connection)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(full_user).collect()
     }
+}
+
+/// Every column of a user as `full_user` reads them.
+pub(super) const FULL_USER_COLUMNS: &str = "id, connection, email, username, \
+     CAST(CASE WHEN email_verified THEN 1 ELSE 0 END AS BIGINT) AS email_verified, \
+     given_name, family_name, name, nickname, picture, user_metadata, app_metadata, \
+     password_hash, CAST(CASE WHEN blocked THEN 1 ELSE 0 END AS BIGINT) AS blocked, \
+     created_at, updated_at, last_login, logins_count, last_password_reset, last_ip";
+
+/// A row of `FULL_USER_COLUMNS`.
+pub(super) fn full_user(r: &sqlx::any::AnyRow) -> Result<ExportedUser, StoreError> {
+    let meta = |c: &str| -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+        let text: String = r.try_get(c).map_err(backend)?;
+        serde_json::from_str(&text).map_err(corrupt)
+    };
+    Ok(ExportedUser {
+        id: r.try_get("id").map_err(backend)?,
+        connection: r.try_get("connection").map_err(backend)?,
+        email: r.try_get("email").map_err(backend)?,
+        username: r.try_get("username").map_err(backend)?,
+        email_verified: r.try_get::<i64, _>("email_verified").map_err(backend)? != 0,
+        given_name: r.try_get("given_name").map_err(backend)?,
+        family_name: r.try_get("family_name").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        nickname: r.try_get("nickname").map_err(backend)?,
+        picture: r.try_get("picture").map_err(backend)?,
+        user_metadata: meta("user_metadata")?,
+        app_metadata: meta("app_metadata")?,
+        password_hash: r.try_get("password_hash").map_err(backend)?,
+        blocked: r.try_get::<i64, _>("blocked").map_err(backend)? != 0,
+        created_at: r.try_get("created_at").map_err(backend)?,
+        updated_at: r.try_get("updated_at").map_err(backend)?,
+        last_login: r.try_get("last_login").map_err(backend)?,
+        logins_count: r.try_get("logins_count").map_err(backend)?,
+        last_password_reset: r.try_get("last_password_reset").map_err(backend)?,
+        last_ip: r.try_get("last_ip").map_err(backend)?,
+    })
 }

@@ -1,5 +1,5 @@
 //! The store: one implementation over sqlx's `Any` driver for SQLite and PostgreSQL, by area
-//! (`tenant`, `users`, `tokens`, `keys`, `sessions`, `codes`, `tickets`). Both databases run the same queries (`$N`
+//! (`tenant`, `users`, `manage`, `tokens`, `keys`, `sessions`, `codes`, `tickets`, `import`, `jobs`). Both databases run the same queries (`$N`
 //! placeholders work on both); what differs is named in `Dialect`: migrations, per-connection
 //! set-up, one JSON function, and how hot-path writes travel (SQLite: one writer task with
 //! group commit, `writer`; PostgreSQL: concurrent transactions on kept connections, `kept`).
@@ -21,6 +21,7 @@ mod import;
 mod jobs;
 mod kept;
 mod keys;
+mod manage;
 mod rows;
 mod sessions;
 mod tenant;
@@ -51,6 +52,8 @@ struct Dialect {
     /// name, which SQLite finds by walking its list, so a statement of n `$N` parameters
     /// costs n² (most of a bulk import's time, measured with perf).
     anonymous_params: bool,
+    /// How user search reads metadata and matches case-sensitive wildcards (`manage`).
+    search: manage::SearchDialect,
 }
 
 const SQLITE: Dialect = Dialect {
@@ -70,6 +73,7 @@ const SQLITE: Dialect = Dialect {
     serialize_writes: true,
     json_strings: "value FROM json_each($1)",
     anonymous_params: true,
+    search: manage::SearchDialect::Sqlite,
 };
 
 const POSTGRES: Dialect = Dialect {
@@ -78,6 +82,7 @@ const POSTGRES: Dialect = Dialect {
     serialize_writes: false,
     json_strings: "json_array_elements_text($1::json)",
     anonymous_params: false,
+    search: manage::SearchDialect::Postgres,
 };
 
 /// How long tenant settings and clients are served from memory: a change made by another
@@ -149,6 +154,7 @@ pub struct SqlStore {
     pool: AnyPool,
     /// See `Dialect::anonymous_params`.
     anonymous_params: bool,
+    search: manage::SearchDialect,
     /// Connections the hot paths keep between queries (see `kept`).
     kept: Arc<Kept>,
     /// One permit when writes are serialized (SQLite), none otherwise.
@@ -308,6 +314,7 @@ impl SqlStore {
         };
         Ok(Self {
             anonymous_params: dialect.anonymous_params,
+            search: dialect.search,
             users: UserReader::start(kept.clone(), dialect.json_strings),
             pool,
             kept,

@@ -52,7 +52,14 @@ clients:
     client_id: limited-client
     client_secret: limited-secret
     grant_types: [client_credentials]
+  - name: Admin
+    client_id: admin-client
+    client_secret: admin-secret
+    grant_types: [client_credentials]
 client_grants:
+  - client_id: Admin
+    audience: management
+    scope: [read:users, create:users, update:users, delete:users, read:emails]
   - client_id: Limited
     audience: management
     scope: [read:users, create:users, read:emails]
@@ -422,6 +429,30 @@ impl TestApp {
             .as_str()
             .expect("access_token")
             .to_owned()
+    }
+
+    /// A token of the tenant's admin client (every users scope of the Management API).
+    pub async fn admin_token(&self) -> String {
+        let (status, body) = parts(
+            self.token(
+                &serde_json::json!({"grant_type": "client_credentials", "client_id": "admin-client",
+                "client_secret": "admin-secret", "audience": format!("{}/api/v2/", self.base)}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// A Management API request with `token`.
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(&format!("/api/v2{path}")))
+            .bearer_auth(token)
     }
 
     /// Stops the server gracefully and waits for it.

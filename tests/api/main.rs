@@ -6,6 +6,7 @@ mod change_password;
 mod hardening;
 mod helpers;
 mod keys;
+mod management;
 mod migration;
 mod processes;
 mod signup;

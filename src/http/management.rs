@@ -1,0 +1,415 @@
+//! `/api/v2` users: bodies and query strings parsed once into the domain's typed inputs
+//! (unknown properties and wrong types refused in Auth0's words), `fields`/`include_fields`
+//! projection, the `include_totals` shapes, and the Management 404 for unknown paths.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::error::ManagementApiError;
+use super::input;
+use crate::domain::manage_users::{self, CreateUser, ListUsers, PatchUser};
+use crate::domain::management::ManagementError;
+use crate::domain::search;
+use crate::domain::user::{Password, Profile};
+
+fn invalid(message: impl Into<String>) -> ManagementApiError {
+    ManagementApiError(ManagementError::Invalid(message.into()))
+}
+
+fn query_error(message: impl Into<String>) -> ManagementApiError {
+    ManagementApiError(ManagementError::Query(message.into()))
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A JSON object body; a body over the limit (chunked) answers 413 in this envelope.
+fn object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ManagementApiError> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ManagementApiError(ManagementError::TooLarge)
+        } else {
+            invalid("Payload validation error: 'the body cannot be read'.")
+        }
+    })?;
+    if body.is_empty() {
+        return Err(invalid(
+            "Payload validation error: 'Expected type object but found type null'.",
+        ));
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(other) => Err(invalid(format!(
+            "Payload validation error: 'Expected type object but found type {}'.",
+            type_name(&other)
+        ))),
+        Err(_) => Err(invalid("Payload validation error: 'Invalid JSON'.")),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Typed reads of a body's properties, refusing unknown ones.
+struct Body(Map<String, Value>);
+
+impl Body {
+    fn only(self, known: &[&str]) -> Result<Self, ManagementApiError> {
+        if let Some(k) = self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "Payload validation error: 'Additional properties not allowed: {k}'."
+            )));
+        }
+        Ok(self)
+    }
+
+    fn wrong(k: &str, want: &str, v: &Value) -> ManagementApiError {
+        invalid(format!(
+            "Payload validation error: 'Expected type {want} but found type {}' on property {k}.",
+            type_name(v)
+        ))
+    }
+
+    fn string(&self, k: &str) -> Result<Option<String>, ManagementApiError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(Self::wrong(k, "string", v)),
+        }
+    }
+
+    /// A string that `null` clears: `Some(None)`.
+    fn clearable(&self, k: &str) -> Result<Option<Option<String>>, ManagementApiError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+            Some(v) => Err(Self::wrong(k, "string", v)),
+        }
+    }
+
+    fn boolean(&self, k: &str) -> Result<Option<bool>, ManagementApiError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(Self::wrong(k, "boolean", v)),
+        }
+    }
+
+    fn map(&self, k: &str) -> Result<Option<Map<String, Value>>, ManagementApiError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(v) => Err(Self::wrong(k, "object", v)),
+        }
+    }
+
+    fn required(&self, k: &str) -> Result<String, ManagementApiError> {
+        self.string(k)?.filter(|s| !s.is_empty()).ok_or_else(|| {
+            invalid(format!(
+                "Payload validation error: 'Missing required property: {k}'."
+            ))
+        })
+    }
+}
+
+const PROFILE: [&str; 5] = ["given_name", "family_name", "name", "nickname", "picture"];
+
+/// `POST /api/v2/users`: 201 with the user.
+pub async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    // The token first: an unauthorized caller learns nothing about its body.
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_users::CREATE,
+    )
+    .await?;
+    let b = Body(object(body)?).only(&[
+        "connection",
+        "email",
+        "password",
+        "username",
+        "email_verified",
+        "verify_email",
+        "user_metadata",
+        "app_metadata",
+        "blocked",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "user_id",
+        "phone_number",
+        "phone_verified",
+    ])?;
+    if b.0.contains_key("phone_number") || b.0.contains_key("phone_verified") {
+        return Err(invalid(
+            "Payload validation error: 'phone_number is only for SMS connections'.",
+        ));
+    }
+    let mut profile = Profile::default();
+    for k in PROFILE {
+        let v = b.string(k)?;
+        match k {
+            "given_name" => profile.given_name = v,
+            "family_name" => profile.family_name = v,
+            "name" => profile.name = v,
+            "nickname" => profile.nickname = v,
+            _ => profile.picture = v,
+        }
+    }
+    let input = CreateUser {
+        connection: b.required("connection")?,
+        email: b.required("email")?,
+        password: b.string("password")?.map(Password),
+        username: b.string("username")?,
+        email_verified: b.boolean("email_verified")?.unwrap_or(false),
+        verify_email: b.boolean("verify_email")?,
+        user_metadata: b.map("user_metadata")?.unwrap_or_default(),
+        app_metadata: b.map("app_metadata")?.unwrap_or_default(),
+        blocked: b.boolean("blocked")?.unwrap_or(false),
+        profile,
+        user_id: b.string("user_id")?,
+    };
+    let user = manage_users::create(&state.services, input::bearer(&headers), input).await?;
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(user)).into_response(),
+    ))
+}
+
+/// `PATCH /api/v2/users/{id}`.
+pub async fn patch_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_users::UPDATE,
+    )
+    .await?;
+    let b = Body(object(body)?).only(&[
+        "email",
+        "email_verified",
+        "verify_email",
+        "username",
+        "password",
+        "given_name",
+        "family_name",
+        "name",
+        "nickname",
+        "picture",
+        "user_metadata",
+        "app_metadata",
+        "blocked",
+        "connection",
+        "client_id",
+    ])?;
+    let password = match b.string("password")? {
+        Some(p) if p.is_empty() => {
+            return Err(invalid(
+                "Payload validation error: 'String is too short (0 chars), minimum 1' on property password.",
+            ));
+        }
+        p => p.map(Password),
+    };
+    let p = PatchUser {
+        email: b.string("email")?,
+        email_verified: b.boolean("email_verified")?,
+        verify_email: b.boolean("verify_email")?,
+        username: b.clearable("username")?,
+        password,
+        given_name: b.clearable("given_name")?,
+        family_name: b.clearable("family_name")?,
+        name: b.clearable("name")?,
+        nickname: b.clearable("nickname")?,
+        picture: b.clearable("picture")?,
+        user_metadata: b.map("user_metadata")?,
+        app_metadata: b.map("app_metadata")?,
+        blocked: b.boolean("blocked")?,
+        connection: b.string("connection")?,
+    };
+    let user = manage_users::patch(&state.services, input::bearer(&headers), &id, p).await?;
+    Ok(no_store(axum::Json(user).into_response()))
+}
+
+/// A query string's parameters (the last value of a repeated one).
+struct Params(HashMap<String, String>);
+
+fn params(raw: RawQuery) -> Result<Params, ManagementApiError> {
+    let mut out = HashMap::new();
+    if let Some(q) = raw.0 {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            out.insert(k.into_owned(), v.into_owned());
+        }
+    }
+    Ok(Params(out))
+}
+
+impl Params {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+
+    fn boolean(&self, k: &str, default: bool) -> Result<bool, ManagementApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(query_error(format!(
+                "Query validation error: 'Expected type boolean but found type string' on property {k}."
+            ))),
+        }
+    }
+
+    fn number(&self, k: &str, default: i64) -> Result<i64, ManagementApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(default),
+            Some(v) => v.parse::<u32>().map(i64::from).map_err(|_| {
+                query_error(format!(
+                    "Query validation error: 'Expected type integer but found type string' on property {k}."
+                ))
+            }),
+        }
+    }
+}
+
+/// `fields`/`include_fields` on one object.
+fn project(v: Value, q: &Params) -> Result<Value, ManagementApiError> {
+    let include = q.boolean("include_fields", true)?;
+    let Some(fields) = q.get("fields").filter(|f| !f.is_empty()) else {
+        return Ok(v);
+    };
+    let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
+    let Value::Object(o) = v else { return Ok(v) };
+    Ok(Value::Object(
+        o.into_iter()
+            .filter(|(k, _)| wanted.contains(&k.as_str()) == include)
+            .collect(),
+    ))
+}
+
+/// `GET /api/v2/users/{id}`.
+pub async fn get_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let user = manage_users::get(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(axum::Json(project(user, &q)?).into_response()))
+}
+
+/// `DELETE /api/v2/users/{id}`: 204.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ManagementApiError> {
+    manage_users::delete(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `GET /api/v2/users-by-email?email=`: a bare array.
+pub async fn users_by_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_users::READ,
+    )
+    .await?;
+    let email = q
+        .get("email")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| query_error("Query validation error: 'Missing required property: email'."))?
+        .to_owned();
+    let users = manage_users::by_email(&state.services, input::bearer(&headers), &email).await?;
+    let users = users
+        .into_iter()
+        .map(|u| project(u, &q))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(no_store(axum::Json(users).into_response()))
+}
+
+/// `GET /api/v2/users`: a bare array, or with `include_totals=true`
+/// `{start, limit, length, total, users}`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_users::READ,
+    )
+    .await?;
+    let q = params(raw)?;
+    let query = match q.get("q").map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            search::parse(text).map_err(|e| query_error(format!("Invalid query string: {e}.")))?,
+        ),
+    };
+    let sort = match q.get("sort").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            Some(search::parse_sort(s).map_err(|e| query_error(format!("Invalid sort: {e}.")))?)
+        }
+    };
+    let req = ListUsers {
+        query,
+        sort,
+        page: q.number("page", 0)?,
+        per_page: q.number("per_page", manage_users::DEFAULT_PER_PAGE)?,
+        include_totals: q.boolean("include_totals", false)?,
+    };
+    let (users, total) = manage_users::list(&state.services, input::bearer(&headers), &req).await?;
+    let users = users
+        .into_iter()
+        .map(|u| project(u, &q))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = if req.include_totals {
+        json!({
+            "start": req.page * req.per_page,
+            "limit": req.per_page,
+            "length": users.len(),
+            "total": total.unwrap_or_default(),
+            "users": users,
+        })
+    } else {
+        Value::Array(users)
+    };
+    Ok(no_store(axum::Json(body).into_response()))
+}

@@ -1,0 +1,601 @@
+//! Management API users: CRUD with Auth0's exact errors, search semantics (one table, both
+//! stores), paging shapes and limits, and bad input that must never store anything or 500.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, CONN, PASSWORD, TestApp, parts, spawn_app};
+
+fn envelope(status: u16, error: &str, message: &str, code: &str) -> Value {
+    json!({"statusCode": status, "error": error, "message": message, "errorCode": code})
+}
+
+async fn create(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+    parts(
+        app.api(Method::POST, "/users", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    parts(app.api(Method::GET, path, token).send().await.unwrap()).await
+}
+
+async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
+    let path = format!("/users/{}", urlencode(id));
+    parts(
+        app.api(Method::PATCH, &path, token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn users_crud_and_what_follows(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let (status, user) = create(
+        &app,
+        &admin,
+        json!({"connection": CONN, "email": "Chuck@Example.com", "password": PASSWORD,
+               "user_metadata": {"color": "red", "size": 1}, "app_metadata": {"plan": "pro"},
+               "given_name": "Chuck", "verify_email": false}),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let id = user["user_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("auth0|"));
+    assert_eq!(user["email"], "chuck@example.com");
+    assert_eq!(user["email_verified"], false);
+    assert_eq!(user["name"], "chuck@example.com");
+    assert_eq!(user["nickname"], "chuck");
+    assert_eq!(user["given_name"], "Chuck");
+    assert_eq!(
+        user["identities"],
+        json!([{"connection": CONN, "user_id": id.strip_prefix("auth0|").unwrap(), "provider": "auth0", "isSocial": false}])
+    );
+    assert_eq!(user["app_metadata"], json!({"plan": "pro"}));
+    assert_eq!(user["logins_count"], 0);
+    assert_eq!(user["blocked"], false);
+    assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(user.get("password").is_none() && user.get("password_hash").is_none());
+
+    // The same user again (auth0-python retries a 409 twice: each answers 409).
+    for _ in 0..3 {
+        let (status, body) = create(
+            &app,
+            &admin,
+            json!({"connection": CONN, "email": "chuck@example.com", "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                409,
+                envelope(
+                    409,
+                    "Conflict",
+                    "The user already exists.",
+                    "auth0_idp_error"
+                )
+            )
+        );
+    }
+    let (status, body) = create(
+        &app,
+        &admin,
+        json!({"connection": CONN, "email": "weak@example.com", "password": "abc"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            envelope(
+                400,
+                "Bad Request",
+                "PasswordStrengthError: Password is too weak",
+                "invalid_password"
+            )
+        )
+    );
+
+    // Reads, with field selection.
+    let path = format!("/users/{}", urlencode(&id));
+    let (status, read) = get(&app, &admin, &path).await;
+    assert_eq!((status, &read), (200, &user));
+    let (_, some) = get(
+        &app,
+        &admin,
+        &format!("{path}?fields=email,user_id&include_fields=true"),
+    )
+    .await;
+    assert_eq!(some, json!({"user_id": id, "email": "chuck@example.com"}));
+    let (_, rest) = get(
+        &app,
+        &admin,
+        &format!("{path}?fields=identities&include_fields=false"),
+    )
+    .await;
+    assert!(rest.get("identities").is_none() && rest.get("email").is_some());
+    let (status, body) = get(&app, &admin, "/users/auth0%7Cnobody").await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            envelope(
+                404,
+                "Not Found",
+                "The user does not exist.",
+                "inexistent_user"
+            )
+        )
+    );
+    let (status, list) = get(&app, &admin, "/users-by-email?email=CHUCK%40example.com").await;
+    assert_eq!(status, 200);
+    assert_eq!(list, json!([user]));
+
+    // Patch: top-level merge, null removes a key.
+    let (status, patched) = patch(
+        &app,
+        &admin,
+        &id,
+        json!({"user_metadata": {"size": null, "shoe": 42}, "app_metadata": {"plan": {"tier": "gold"}}, "family_name": "Norris"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["user_metadata"],
+        json!({"color": "red", "shoe": 42})
+    );
+    assert_eq!(patched["app_metadata"], json!({"plan": {"tier": "gold"}}));
+    assert_eq!(patched["family_name"], "Norris");
+
+    // A new password: policy, then history; it logs in with it and last_password_reset is set.
+    let (status, body) = patch(&app, &admin, &id, json!({"password": "short"})).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            envelope(
+                400,
+                "Bad Request",
+                "PasswordStrengthError: Password is too weak",
+                "invalid_password"
+            )
+        )
+    );
+    let refresh = app
+        .refresh_token("chuck@example.com", "openid offline_access")
+        .await;
+    let (status, changed) = patch(&app, &admin, &id, json!({"password": "N3w-Passw0rd!"})).await;
+    assert_eq!(status, 200, "{changed}");
+    assert!(changed["last_password_reset"].is_string());
+    let (status, _) = parts(
+        app.token(&json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+            "client_id": "app-client", "client_secret": "app-secret", "username": "chuck@example.com",
+            "password": "N3w-Passw0rd!", "realm": CONN}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Blocked: refused at login, and its refresh tokens end.
+    let (status, blocked) = patch(&app, &admin, &id, json!({"blocked": true})).await;
+    assert_eq!((status, blocked["blocked"].clone()), (200, json!(true)));
+    let (status, body) = parts(
+        app.token(
+            &json!({"grant_type": "refresh_token", "client_id": "app-client",
+            "client_secret": "app-secret", "refresh_token": refresh}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = patch(&app, &admin, &id, json!({"blocked": false})).await;
+    assert_eq!(status, 200);
+
+    // Delete: 204, also when gone; the user and its tokens are gone everywhere.
+    let refresh = parts(
+        app.token(&json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+            "client_id": "app-client", "client_secret": "app-secret", "username": "chuck@example.com",
+            "password": "N3w-Passw0rd!", "realm": CONN, "scope": "openid offline_access"}))
+            .await,
+    )
+    .await
+    .1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        let resp = app.api(Method::DELETE, &path, &admin).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert_eq!(resp.text().await.unwrap(), "");
+    }
+    let (status, _) = get(&app, &admin, &path).await;
+    assert_eq!(status, 404);
+    let (status, _) = parts(
+        app.token(
+            &json!({"grant_type": "refresh_token", "client_id": "app-client",
+            "client_secret": "app-secret", "refresh_token": refresh}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, list) = get(&app, &admin, "/users-by-email?email=chuck%40example.com").await;
+    assert_eq!(list, json!([]));
+    app.stop().await;
+}
+
+async fn scopes_and_tokens_are_checked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, body) = parts(app.http.get(app.url("/api/v2/users")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            envelope(
+                401,
+                "Unauthorized",
+                "Missing authentication",
+                "invalid_token"
+            )
+        )
+    );
+    let reader = app.management_token("read:users").await;
+    let (status, body) = create(
+        &app,
+        &reader,
+        json!({"connection": CONN, "email": "a@b.co", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            envelope(
+                403,
+                "Forbidden",
+                "Insufficient scope, expected any of: create:users",
+                "insufficient_scope"
+            )
+        )
+    );
+    let resp = app
+        .api(Method::DELETE, "/users/auth0%7Cx", &reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let (status, body) = get(&app, &reader, "/no-such-thing").await;
+    assert_eq!(
+        (status, body),
+        (404, envelope(404, "Not Found", "Not Found", "not_found"))
+    );
+    app.stop().await;
+}
+
+async fn bad_input_is_refused_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let raw = |body: &'static str| {
+        app.api(Method::POST, "/users", &admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let bad = |m: &str| envelope(400, "Bad Request", m, "invalid_body");
+    assert_eq!(
+        parts(raw("{").await.unwrap()).await,
+        (400, bad("Payload validation error: 'Invalid JSON'."))
+    );
+    assert_eq!(
+        parts(raw("[1]").await.unwrap()).await,
+        (
+            400,
+            bad("Payload validation error: 'Expected type object but found type array'.")
+        )
+    );
+    let cases = [
+        (
+            json!({"email": "a@b.co", "password": PASSWORD}),
+            "Payload validation error: 'Missing required property: connection'.",
+        ),
+        (
+            json!({"connection": CONN, "password": PASSWORD}),
+            "Payload validation error: 'Missing required property: email'.",
+        ),
+        (
+            json!({"connection": CONN, "email": 5, "password": PASSWORD}),
+            "Payload validation error: 'Expected type string but found type number' on property email.",
+        ),
+        (
+            json!({"connection": CONN, "email": "a@b.co", "password": PASSWORD, "blocked": "yes"}),
+            "Payload validation error: 'Expected type boolean but found type string' on property blocked.",
+        ),
+        (
+            json!({"connection": CONN, "email": "a@b.co", "password": PASSWORD, "app_metadata": []}),
+            "Payload validation error: 'Expected type object but found type array' on property app_metadata.",
+        ),
+        (
+            json!({"connection": CONN, "email": "a@b.co", "password": PASSWORD, "admin": true}),
+            "Payload validation error: 'Additional properties not allowed: admin'.",
+        ),
+        (
+            json!({"connection": CONN, "email": "a@b.co"}),
+            "Payload validation error: 'Missing required property: password'.",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(
+            create(&app, &admin, body.clone()).await,
+            (400, bad(message)),
+            "{body}"
+        );
+    }
+    let (status, body) = create(
+        &app,
+        &admin,
+        json!({"connection": "nope", "email": "a@b.co", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            envelope(
+                404,
+                "Not Found",
+                "The connection does not exist.",
+                "inexistent_connection"
+            )
+        )
+    );
+    let (status, body) = patch(&app, &admin, "auth0|x", json!({"email_verified": "no"})).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            bad(
+                "Payload validation error: 'Expected type boolean but found type string' on property email_verified."
+            )
+        )
+    );
+
+    // Queries: parse errors, limits and injection attempts are 400s in this envelope.
+    let q = |m: &str| envelope(400, "Bad Request", m, "invalid_query_string");
+    let huge = "a".repeat(5000);
+    for query in [
+        "q=email%3A%22x".to_owned(),
+        "q=(".to_owned(),
+        "q=password_hash%3Ax".to_owned(),
+        format!("q={huge}"),
+        "q=name%3A%22x%22%3B%20DROP%20TABLE%20users%3B%20--%20%3Ax%3Ay)".to_owned(),
+        "sort=email%3B%20DROP%20TABLE%20users%3A1".to_owned(),
+        "sort=created_at%3A2".to_owned(),
+        "per_page=x".to_owned(),
+        "include_totals=maybe".to_owned(),
+    ] {
+        let (status, body) = get(&app, &admin, &format!("/users?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["errorCode"], "invalid_query_string", "{query}");
+    }
+    assert_eq!(
+        get(&app, &admin, "/users?per_page=101").await,
+        (
+            400,
+            q("Query validation error: 'per_page' must be at most 100.")
+        )
+    );
+    assert_eq!(
+        get(&app, &admin, "/users?page=10&per_page=100").await,
+        (400, q("You can only page through the first 1000 records."))
+    );
+    // An injection attempt inside a quoted value is only a value.
+    let (status, body) = get(
+        &app,
+        &admin,
+        "/users?q=email%3A%22x%27%20OR%20%271%27%3D%271%22",
+    )
+    .await;
+    assert_eq!((status, body), (200, json!([])));
+    // Fields that name nothing select nothing; they never reach SQL.
+    let (status, _) = get(
+        &app,
+        &admin,
+        "/users?fields=email%3B%20DROP%20TABLE%20users",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.users(CONN).await, 0);
+    app.stop().await;
+}
+
+/// Creates `users` (email, extra JSON) through the API; returns their ids in order.
+async fn seed(app: &TestApp, token: &str, users: &[(&str, Value)]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (email, extra) in users {
+        let mut body = json!({"connection": CONN, "email": email, "password": PASSWORD, "verify_email": false});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, user) = create(app, token, body).await;
+        assert_eq!(status, 201, "{user}");
+        app.clock.advance(std::time::Duration::from_secs(1));
+        ids.push(user["user_id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+async fn search_semantics_are_the_same_on_both_stores(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let ids = seed(
+        &app,
+        &admin,
+        &[
+            ("jane@example.com", json!({"name": "Jane Doe", "app_metadata": {"uuid": "u-1", "plan": {"tier": "pro"}, "beta": true}, "user_metadata": {"lang": "fr"}})),
+            ("john@example.com", json!({"name": "John Smith", "email_verified": true, "app_metadata": {"uuid": "u-2", "plan": {"tier": "free"}}})),
+            ("joan@other.org", json!({"name": "Joan Jett", "blocked": true, "app_metadata": {"uuid": "U-3"}})),
+            ("zed@example.com", json!({"nickname": "Zed", "given_name": "Zed"})),
+        ],
+    )
+    .await;
+    // John logs in once: logins_count 1.
+    let _ = app.login("john@example.com", "openid").await;
+    let jane_id = ids[0].clone();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (r#"email:"jane@example.com""#.into(), vec!["jane"]),
+        (r#"email:"JANE@example.com""#.into(), vec!["jane"]),
+        (format!(r#"user_id:"{jane_id}""#), vec!["jane"]),
+        (r#"user_id:"google-oauth2|1""#.into(), vec![]),
+        (
+            format!(
+                r#"identities.user_id:"{}""#,
+                jane_id.trim_start_matches("auth0|")
+            ),
+            vec!["jane"],
+        ),
+        (
+            format!(r#"email:"jane@example.com" AND identities.connection:"{CONN}""#),
+            vec!["jane"],
+        ),
+        (
+            r#"email:*@example.com AND NOT name:"jane doe""#.into(),
+            vec!["john", "zed"],
+        ),
+        (
+            r#"(name:"jane doe" OR name:"john smith") AND email_verified:true"#.into(),
+            vec!["john"],
+        ),
+        ("name:jo*".into(), vec!["joan", "john"]),
+        ("email:*@example.com".into(), vec!["jane", "john", "zed"]),
+        (r#"app_metadata.uuid:"u-1""#.into(), vec!["jane"]),
+        ("app_metadata.uuid:U-3".into(), vec!["joan"]),
+        ("app_metadata.uuid:u-3".into(), vec![]),
+        ("app_metadata.plan.tier:pro".into(), vec!["jane"]),
+        ("app_metadata.beta:true".into(), vec!["jane"]),
+        ("app_metadata.uuid:u-*".into(), vec!["jane", "john"]),
+        ("user_metadata.lang:fr".into(), vec!["jane"]),
+        ("blocked:true".into(), vec!["joan"]),
+        ("email_verified:false".into(), vec!["jane", "joan", "zed"]),
+        ("logins_count:{0 TO *]".into(), vec!["john"]),
+        ("logins_count:0".into(), vec!["jane", "joan", "zed"]),
+        (
+            "created_at:[2020-01-01 TO *]".into(),
+            vec!["jane", "joan", "john", "zed"],
+        ),
+        ("created_at:[* TO 2020-01-01]".into(), vec![]),
+        ("last_login:[2020-01-01 TO *]".into(), vec!["john"]),
+        ("jane".into(), vec!["jane"]),
+        ("zed".into(), vec!["zed"]),
+        (
+            r#"NOT app_metadata.uuid:"u-1""#.into(),
+            vec!["joan", "john", "zed"],
+        ),
+        (
+            r#"name:"jane doe" name:"John Smith""#.into(),
+            vec!["jane", "john"],
+        ),
+    ];
+    for (q, want) in cases {
+        let path = format!("/users?q={}&sort=email:1&search_engine=v3", urlencode(&q));
+        let (status, body) = get(&app, &admin, &path).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        let got: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                u["email"]
+                    .as_str()
+                    .unwrap()
+                    .split('@')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(got, want, "{q}");
+    }
+    app.stop().await;
+}
+
+async fn paging_shapes_and_sorting(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let emails: Vec<String> = (0..7).map(|i| format!("user{i}@example.com")).collect();
+    let seeded: Vec<(&str, Value)> = emails.iter().map(|e| (e.as_str(), json!({}))).collect();
+    seed(&app, &admin, &seeded).await;
+    let (status, body) = get(
+        &app,
+        &admin,
+        "/users?include_totals=true&page=1&per_page=3&sort=email:1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["start"], 3);
+    assert_eq!(body["limit"], 3);
+    assert_eq!(body["length"], 3);
+    assert_eq!(body["total"], 7);
+    let got: Vec<&str> = body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "user3@example.com",
+            "user4@example.com",
+            "user5@example.com"
+        ]
+    );
+    let (_, body) = get(&app, &admin, "/users?per_page=2&sort=email:-1").await;
+    let got: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["user6@example.com", "user5@example.com"]);
+    // Count only.
+    let (_, body) = get(
+        &app,
+        &admin,
+        "/users?per_page=0&include_totals=true&q=email%3Auser1*",
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"start": 0, "limit": 0, "length": 0, "total": 1, "users": []})
+    );
+    // Sorted by creation time, both ways.
+    let (_, asc) = get(&app, &admin, "/users?sort=created_at:1&fields=email").await;
+    let (_, desc) = get(&app, &admin, "/users?sort=created_at:-1&fields=email").await;
+    let mut reversed = desc.as_array().unwrap().clone();
+    reversed.reverse();
+    assert_eq!(asc.as_array().unwrap(), &reversed);
+    assert_eq!(asc[0], json!({"email": "user0@example.com"}));
+    app.stop().await;
+}
+
+crate::both_stores!(
+    users_crud_and_what_follows,
+    scopes_and_tokens_are_checked,
+    bad_input_is_refused_and_stores_nothing,
+    search_semantics_are_the_same_on_both_stores,
+    paging_shapes_and_sorting,
+);

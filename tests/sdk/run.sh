@@ -25,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs node_jobs.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs node_jobs.mjs node_users.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -111,10 +111,17 @@ clients:
     app_type: regular_web
     callbacks: ["$rp_implicit/callback"]
     allowed_logout_urls: ["$rp_implicit"]
+  - name: Reader
+    client_id: sdk-reader
+    client_secret: sdk-reader-secret
+    grant_types: [client_credentials]
 client_grants:
   - client_id: Backend
     audience: management
-    scope: [read:users, create:users, read:emails]
+    scope: [read:users, create:users, update:users, delete:users, read:emails]
+  - client_id: Reader
+    audience: management
+    scope: [read:users]
 connections:
   - name: Username-Password-Authentication
     enabled_clients: [Backend, SPA, Hosted SPA, RWA code, RWA implicit, RWA openid-client, Legacy SPA]
@@ -178,6 +185,12 @@ conn_id="con_$(printf 'latchkey connection %s' Username-Password-Authentication 
 run node-jobs env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
   LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication LK_CONNECTION_ID="$conn_id" \
   node "$sdk/node/node_jobs.mjs"
+run node-users env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication LK_READER_ID=sdk-reader \
+  LK_READER_SECRET=sdk-reader-secret node "$sdk/node/node_users.mjs"
+run python-management env REQUESTS_CA_BUNDLE="$work/cert.pem" SSL_CERT_FILE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication \
+  "$sdk/venv/bin/python" tests/sdk/python_management.py
 run browser env LK_DOMAIN="$domain" LK_SPA_CLIENT_ID=sdk-spa LK_CONNECTION=Username-Password-Authentication \
   PAGE_ALLOWED="$allowed" PAGE_REFUSED="$refused" CHROMIUM="$chromium" node "$sdk/node/browser.mjs"
 screenshots=${LATCHKEY_SCREENSHOTS:-$root/target/screenshots}

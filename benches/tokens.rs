@@ -1036,7 +1036,7 @@ async fn sender(o: &Opts) {
             };
             let store = services.store.clone();
             let m = message(i);
-            async move { store.insert_ticket(&ticket, &m).await.unwrap() }
+            async move { store.insert_ticket(&ticket, Some(&m)).await.unwrap() }
         }))
         .await;
     }

@@ -88,7 +88,7 @@ pub(super) async fn queue(
                 created_at: now,
                 expires_at: now.saturating_add(lifetime),
             },
-            &email,
+            Some(&email),
         )
         .await?;
     if ctx.delivers_email {

@@ -19,7 +19,7 @@ pub const READ_JOB_SCOPES: &[&str] = &["read:users", "create:users", "create:use
 /// Scopes that may create an export.
 pub const EXPORT_SCOPES: &[&str] = &["read:users"];
 
-fn job_id() -> String {
+pub(super) fn job_id() -> String {
     let s: String = rand::rngs::OsRng
         .sample_iter(&Alphanumeric)
         .take(16)
@@ -48,7 +48,10 @@ pub struct ExportRequest {
     pub limit: Option<u64>,
 }
 
-async fn connection_named_by(ctx: &Services, id: &str) -> Result<String, ManagementError> {
+pub(super) async fn connection_named_by(
+    ctx: &Services,
+    id: &str,
+) -> Result<String, ManagementError> {
     ctx.store
         .connections()
         .await?

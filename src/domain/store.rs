@@ -456,9 +456,13 @@ pub trait ImportStore: Send + Sync + 'static {
 /// Tickets and the outbox.
 #[async_trait]
 pub trait TicketStore: Send + Sync + 'static {
-    /// Stores a ticket and the email that carries it, together.
-    async fn insert_ticket(&self, ticket: &Ticket, email: &OutboxMessage)
-    -> Result<(), StoreError>;
+    /// Stores a ticket and the email that carries it (if any: a Management API ticket is
+    /// answered, not mailed), together.
+    async fn insert_ticket(
+        &self,
+        ticket: &Ticket,
+        email: Option<&OutboxMessage>,
+    ) -> Result<(), StoreError>;
 
     /// A ticket of `kind` with its user, if unused and unexpired at `now`.
     async fn ticket(
@@ -586,6 +590,22 @@ pub trait ManageStore: Send + Sync + 'static {
 
     /// Deletes a user with everything that refers to it; nothing when already gone.
     async fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+
+    /// The IPs from which `identifier` (its hash, as `AttemptKey` holds it) has `max` failed
+    /// logins, on one connection or all.
+    async fn login_blocks(
+        &self,
+        connection: Option<&str>,
+        identifier: &str,
+        max: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets the failed logins of `identifier` (its hash), on one connection or all.
+    async fn clear_login_blocks(
+        &self,
+        connection: Option<&str>,
+        identifier: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Signing keys.

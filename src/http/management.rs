@@ -1,6 +1,6 @@
-//! `/api/v2` users: bodies and query strings parsed once into the domain's typed inputs
+//! `/api/v2` users, tickets and user blocks: bodies and query strings parsed once into the domain's typed inputs
 //! (unknown properties and wrong types refused in Auth0's words), `fields`/`include_fields`
-//! projection, the `include_totals` shapes, and the Management 404 for unknown paths.
+//! projection and the `include_totals` shapes.
 
 use std::collections::HashMap;
 
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ManagementApiError;
 use super::input;
+use crate::domain::manage_tickets::{self, TicketRequest};
 use crate::domain::manage_users::{self, CreateUser, ListUsers, PatchUser};
 use crate::domain::management::ManagementError;
 use crate::domain::search;
@@ -412,4 +413,176 @@ pub async fn list_users(
         Value::Array(users)
     };
     Ok(no_store(axum::Json(body).into_response()))
+}
+
+fn ttl(b: &Body) -> Result<Option<u64>, ManagementApiError> {
+    match b.0.get("ttl_sec") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| Body::wrong("ttl_sec", "integer", v)),
+    }
+}
+
+/// `POST /api/v2/tickets/password-change`: 201 `{ticket}`.
+pub async fn password_change_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_tickets::CREATE_TICKETS,
+    )
+    .await?;
+    let b = Body(object(body)?).only(&[
+        "user_id",
+        "connection_id",
+        "email",
+        "result_url",
+        "ttl_sec",
+        "mark_email_as_verified",
+        "includeEmailInRedirect",
+        "client_id",
+        "organization_id",
+    ])?;
+    b.boolean("includeEmailInRedirect")?;
+    b.string("client_id")?;
+    let req = TicketRequest {
+        user_id: b.string("user_id")?,
+        connection_id: b.string("connection_id")?,
+        email: b.string("email")?,
+        result_url: b.string("result_url")?,
+        ttl_sec: ttl(&b)?,
+        mark_email_as_verified: b.boolean("mark_email_as_verified")?.unwrap_or(false),
+    };
+    let t = manage_tickets::password_change(&state.services, input::bearer(&headers), req).await?;
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(t)).into_response(),
+    ))
+}
+
+/// `POST /api/v2/tickets/email-verification`: 201 `{ticket}`.
+pub async fn email_verification_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_tickets::CREATE_TICKETS,
+    )
+    .await?;
+    let b = Body(object(body)?).only(&[
+        "user_id",
+        "result_url",
+        "ttl_sec",
+        "includeEmailInRedirect",
+        "client_id",
+        "organization_id",
+        "identity",
+    ])?;
+    b.boolean("includeEmailInRedirect")?;
+    b.string("client_id")?;
+    let req = TicketRequest {
+        user_id: b.string("user_id")?,
+        result_url: b.string("result_url")?,
+        ttl_sec: ttl(&b)?,
+        ..Default::default()
+    };
+    let t =
+        manage_tickets::email_verification(&state.services, input::bearer(&headers), req).await?;
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(t)).into_response(),
+    ))
+}
+
+/// `POST /api/v2/jobs/verification-email` `{user_id, client_id?}`: 201 with the job.
+pub async fn verification_email_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        &manage_users::UPDATE[..1],
+    )
+    .await?;
+    let b = Body(object(body)?).only(&["user_id", "client_id", "identity", "organization_id"])?;
+    b.string("client_id")?;
+    let user_id = b.required("user_id")?;
+    let job =
+        manage_tickets::verification_email_job(&state.services, input::bearer(&headers), &user_id)
+            .await?;
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(job)).into_response(),
+    ))
+}
+
+fn identifier(q: &Params) -> Result<String, ManagementApiError> {
+    q.get("identifier")
+        .filter(|i| !i.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            query_error("Query validation error: 'Missing required property: identifier'.")
+        })
+}
+
+/// `GET /api/v2/user-blocks?identifier=`.
+pub async fn blocks_by_identifier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_users::READ,
+    )
+    .await?;
+    let id = identifier(&params(raw)?)?;
+    let b =
+        manage_tickets::blocks_of_identifier(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(axum::Json(b).into_response()))
+}
+
+/// `DELETE /api/v2/user-blocks?identifier=`: 204.
+pub async fn unblock_identifier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    crate::domain::management::authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        &manage_users::UPDATE[..1],
+    )
+    .await?;
+    let id = identifier(&params(raw)?)?;
+    manage_tickets::unblock_identifier(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `GET /api/v2/user-blocks/{id}`.
+pub async fn blocks_of_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ManagementApiError> {
+    let b = manage_tickets::blocks_of_user(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(axum::Json(b).into_response()))
+}
+
+/// `DELETE /api/v2/user-blocks/{id}`: 204.
+pub async fn unblock_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ManagementApiError> {
+    manage_tickets::unblock_user(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
 }

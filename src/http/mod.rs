@@ -249,6 +249,26 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .delete(management::delete_user),
         )
         .route("/api/v2/users-by-email", get(management::users_by_email))
+        .route(
+            "/api/v2/user-blocks",
+            get(management::blocks_by_identifier).delete(management::unblock_identifier),
+        )
+        .route(
+            "/api/v2/user-blocks/{id}",
+            get(management::blocks_of_user).delete(management::unblock_user),
+        )
+        .route(
+            "/api/v2/tickets/password-change",
+            post(management::password_change_ticket),
+        )
+        .route(
+            "/api/v2/tickets/email-verification",
+            post(management::email_verification_ticket),
+        )
+        .route(
+            "/api/v2/jobs/verification-email",
+            post(management::verification_email_job),
+        )
         .route("/api/v2/jobs/users-exports", post(jobs::users_exports))
         .route("/api/v2/jobs/{id}", get(jobs::job))
         .route("/api/v2/jobs/{id}/errors", get(jobs::job_errors))

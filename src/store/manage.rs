@@ -1,6 +1,7 @@
 //! The Management area: users read whole, searched (a parsed `q` compiled to parameterised
 //! SQL: only column names chosen from a fixed list and `$N` placeholders are ever written into
-//! the statement), created with app metadata, updated and deleted.
+//! the statement), created with app metadata, updated and deleted; brute-force blocks read
+//! and lifted.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -419,6 +420,45 @@ impl ManageStore for SqlStore {
         } else {
             Updated::Missing
         })
+    }
+
+    async fn login_blocks(
+        &self,
+        connection: Option<&str>,
+        identifier: &str,
+        max: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ip FROM login_attempts WHERE identifier = $1 AND attempts >= $2 \
+             AND (CAST($3 AS TEXT) IS NULL OR connection = $3) ORDER BY ip",
+        )
+        .bind(identifier)
+        .bind(max)
+        .bind(connection)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("ip").map_err(backend))
+            .collect()
+    }
+
+    async fn clear_login_blocks(
+        &self,
+        connection: Option<&str>,
+        identifier: &str,
+    ) -> Result<(), StoreError> {
+        self.writes
+            .run(vec![
+                Stmt::new(
+                    "DELETE FROM login_attempts WHERE identifier = $1 \
+                     AND (CAST($2 AS TEXT) IS NULL OR connection = $2)",
+                )
+                .text(identifier.to_owned())
+                .text(connection.map(str::to_owned)),
+            ])
+            .await
+            .map(|_| ())
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {

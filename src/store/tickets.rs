@@ -14,19 +14,25 @@ const OUTBOX_COLUMNS: &str = "id, kind, sender, recipient, subject, body_text, b
 
 #[async_trait]
 impl TicketStore for SqlStore {
-    async fn insert_ticket(&self, t: &Ticket, m: &OutboxMessage) -> Result<(), StoreError> {
-        self.writes
-            .run(vec![
-                Stmt::new(
-                    "INSERT INTO tickets (id_hash, kind, user_id, result_url, created_at, \
+    async fn insert_ticket(
+        &self,
+        t: &Ticket,
+        email: Option<&OutboxMessage>,
+    ) -> Result<(), StoreError> {
+        let mut stmts = vec![
+            Stmt::new(
+                "INSERT INTO tickets (id_hash, kind, user_id, result_url, created_at, \
                      expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .text(t.id_hash.clone())
-                .text(t.kind.clone())
-                .text(t.user_id.clone())
-                .text(t.result_url.clone())
-                .int(t.created_at)
-                .int(t.expires_at),
+            )
+            .text(t.id_hash.clone())
+            .text(t.kind.clone())
+            .text(t.user_id.clone())
+            .text(t.result_url.clone())
+            .int(t.created_at)
+            .int(t.expires_at),
+        ];
+        if let Some(m) = email {
+            stmts.push(
                 Stmt::new(
                     "INSERT INTO outbox (id, kind, recipient, subject, body_text, body_html, \
                      created_at, sender) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -39,9 +45,9 @@ impl TicketStore for SqlStore {
                 .text(m.body_html.clone())
                 .int(m.created_at)
                 .text(m.from.clone()),
-            ])
-            .await
-            .map(|_| ())
+            );
+        }
+        self.writes.run(stmts).await.map(|_| ())
     }
 
     async fn ticket(

@@ -54,10 +54,10 @@ async fn reset_link(app: &TestApp, to: &str) -> String {
         .to_owned()
 }
 
-struct Browser(reqwest::Client, String);
+pub(crate) struct Browser(reqwest::Client, String);
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Browser(
             reqwest::Client::builder()
                 .cookie_store(true)
@@ -68,7 +68,7 @@ impl Browser {
         )
     }
 
-    async fn open(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn open(&self, path: &str) -> (u16, String) {
         raw(self
             .0
             .get(format!("{}{path}", self.1))
@@ -78,7 +78,7 @@ impl Browser {
         .await
     }
 
-    async fn submit(
+    pub(crate) async fn submit(
         &self,
         path: &str,
         html: &str,

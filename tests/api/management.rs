@@ -37,6 +37,17 @@ async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value
     .await
 }
 
+async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+    app.token(
+        &json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
+        "client_id": "app-client", "client_secret": "app-secret", "username": email,
+        "password": password, "realm": CONN}),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -592,7 +603,176 @@ async fn paging_shapes_and_sorting(backend: Backend) {
     app.stop().await;
 }
 
+async fn tickets_are_single_use_links_consumed_by_the_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let ids = seed(&app, &admin, &[("tess@example.com", json!({}))]).await;
+    let id = ids[0].clone();
+    let post = |path: &'static str, body: Value| {
+        let req = app.api(Method::POST, path, &admin).json(&body);
+        async move { parts(req.send().await.unwrap()).await }
+    };
+    let (status, body) = post("/tickets/password-change", json!({"user_id": id})).await;
+    assert_eq!(status, 201, "{body}");
+    let ticket = body["ticket"].as_str().unwrap();
+    let value = ticket
+        .strip_prefix(&format!("{}/u/reset-password?ticket=", app.base))
+        .and_then(|t| t.strip_suffix('#'))
+        .unwrap_or_else(|| panic!("{ticket}"));
+    assert!(value.len() == 32 && value.chars().all(|c| c.is_ascii_alphanumeric()));
+    let link = format!("/u/reset-password?ticket={value}");
+    let b = crate::change_password::Browser::new(&app);
+    let (status, html) = b.open(&link).await;
+    assert_eq!(status, 200);
+    let (status, page) = b
+        .submit(&link, &html, "N3w-Passw0rd!", "N3w-Passw0rd!")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let (status, _) = b.open(&link).await;
+    assert_eq!(status, 400, "single use");
+    let login = |password: &'static str| login_status(&app, "tess@example.com", password);
+    assert_eq!(login("N3w-Passw0rd!").await, 200);
+
+    // By connection and email; refusals.
+    let connection_id = latchkey::domain::tenant::connection_id(CONN);
+    let (status, _) = post(
+        "/tickets/password-change",
+        json!({"connection_id": connection_id, "email": "TESS@example.com", "ttl_sec": 60}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let bad = |m: &str| envelope(400, "Bad Request", m, "invalid_body");
+    assert_eq!(
+        post(
+            "/tickets/password-change",
+            json!({"user_id": id, "result_url": "https://evil.example/"})
+        )
+        .await,
+        (
+            400,
+            bad(
+                "Payload validation error: 'result_url https://evil.example/ is not listed in any client's allowed_logout_urls'."
+            )
+        )
+    );
+    assert_eq!(
+        post(
+            "/tickets/password-change",
+            json!({"user_id": "auth0|nobody"})
+        )
+        .await,
+        (
+            404,
+            envelope(
+                404,
+                "Not Found",
+                "The user does not exist.",
+                "inexistent_user"
+            )
+        )
+    );
+    assert_eq!(
+        post("/tickets/password-change", json!({"user_id": id, "ttl": 5})).await,
+        (
+            400,
+            bad("Payload validation error: 'Additional properties not allowed: ttl'.")
+        )
+    );
+
+    // Email verification: the link verifies once.
+    let (status, body) = post("/tickets/email-verification", json!({"user_id": id})).await;
+    assert_eq!(status, 201, "{body}");
+    let link = body["ticket"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&app.base)
+        .unwrap()
+        .trim_end_matches('#')
+        .to_owned();
+    assert!(link.starts_with("/u/email-verification?ticket="));
+    let (status, _) = b.open(&link).await;
+    assert_eq!(status, 200);
+    let (_, user) = get(&app, &admin, &format!("/users/{}", urlencode(&id))).await;
+    assert_eq!(user["email_verified"], true);
+
+    // jobs/verification-email queues the email; the job reads completed afterwards.
+    let (status, job) = post("/jobs/verification-email", json!({"user_id": id})).await;
+    assert_eq!(status, 201, "{job}");
+    assert_eq!(job["type"], "verification_email");
+    assert_eq!(job["status"], "pending");
+    let job_id = job["id"].as_str().unwrap();
+    assert!(job_id.starts_with("job_"));
+    let (status, read) = get(&app, &admin, &format!("/jobs/{job_id}")).await;
+    assert_eq!((status, read["status"].clone()), (200, json!("completed")));
+    app.services.background.close();
+    app.services.background.wait().await;
+    let (_, mail) = get(&app, &admin, "/emails?to=tess%40example.com").await;
+    assert!(
+        mail.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "email_verification"),
+        "{mail}"
+    );
+    app.stop().await;
+}
+
+async fn brute_force_blocks_are_read_and_lifted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let ids = seed(&app, &admin, &[("bob@example.com", json!({}))]).await;
+    let login = |password: &'static str| login_status(&app, "bob@example.com", password);
+    for _ in 0..10 {
+        assert_eq!(login("wrong").await, 403);
+    }
+    assert_eq!(login(PASSWORD).await, 429);
+    let blocked = json!({"blocked_for": [{"identifier": "bob@example.com", "ip": "127.0.0.1"}]});
+    let path = format!("/user-blocks/{}", urlencode(&ids[0]));
+    assert_eq!(get(&app, &admin, &path).await, (200, blocked.clone()));
+    assert_eq!(
+        get(&app, &admin, "/user-blocks?identifier=Bob%40example.com").await,
+        (200, blocked)
+    );
+    let resp = app
+        .api(
+            Method::DELETE,
+            "/user-blocks?identifier=bob%40example.com",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        get(&app, &admin, &path).await,
+        (200, json!({"blocked_for": []}))
+    );
+    assert_eq!(login(PASSWORD).await, 200);
+    for _ in 0..10 {
+        login("wrong").await;
+    }
+    let resp = app.api(Method::DELETE, &path, &admin).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(login(PASSWORD).await, 200);
+    let (status, body) = get(&app, &admin, "/user-blocks").await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            envelope(
+                400,
+                "Bad Request",
+                "Query validation error: 'Missing required property: identifier'.",
+                "invalid_query_string"
+            )
+        )
+    );
+    app.stop().await;
+}
+
 crate::both_stores!(
+    tickets_are_single_use_links_consumed_by_the_pages,
+    brute_force_blocks_are_read_and_lifted,
     users_crud_and_what_follows,
     scopes_and_tokens_are_checked,
     bad_input_is_refused_and_stores_nothing,

@@ -1,0 +1,269 @@
+//! Management API tickets and blocks: password-change and email-verification tickets (single-use
+//! links answered to the caller, consumed by the reset and verification pages),
+//! `jobs/verification-email`, and the brute-force blocks of a user or an identifier.
+
+use serde_json::{Value, json};
+
+use super::Services;
+use super::claims::{iso_millis, token_hash};
+use super::email::ticket_value;
+use super::manage_users::{self, stored_id};
+use super::management::{ManagementError, authorize_any};
+use super::password_reset::{KIND_RESET, RESET_TICKET_TTL_MS};
+use super::store::{ExportedUser, Job, Ticket};
+use super::token::MAX_FAILED_LOGINS;
+use super::user::normalize_identifier;
+use super::verification::{KIND_VERIFY, VERIFY_TICKET_TTL_MS};
+
+pub const CREATE_TICKETS: &[&str] = &["create:user_tickets"];
+/// The longest ticket lifetime accepted: 30 days.
+const MAX_TTL_SEC: u64 = 30 * 86_400;
+
+/// A ticket request as the edge parsed it.
+#[derive(Debug, Default)]
+pub struct TicketRequest {
+    pub user_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub email: Option<String>,
+    pub result_url: Option<String>,
+    pub ttl_sec: Option<u64>,
+    pub mark_email_as_verified: bool,
+}
+
+async fn user(ctx: &Services, user_id: &str) -> Result<ExportedUser, ManagementError> {
+    let id = stored_id(user_id).ok_or(ManagementError::UnknownUser)?;
+    ctx.store
+        .managed_user(id)
+        .await?
+        .ok_or(ManagementError::UnknownUser)
+}
+
+/// `result_url` must be a URL some client lists in `allowed_logout_urls`: a ticket's page
+/// redirects there, and latchkey never redirects to an unlisted URL.
+async fn checked_result_url(
+    ctx: &Services,
+    url: Option<String>,
+) -> Result<Option<String>, ManagementError> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if ctx.store.logout_url_known(&url).await? {
+        Ok(Some(url))
+    } else {
+        Err(ManagementError::Invalid(format!(
+            "Payload validation error: 'result_url {url} is not listed in any client's allowed_logout_urls'."
+        )))
+    }
+}
+
+async fn issue(
+    ctx: &Services,
+    kind: &str,
+    page: &str,
+    user_id: &str,
+    result_url: Option<String>,
+    ttl_ms: i64,
+) -> Result<Value, ManagementError> {
+    let value = ticket_value();
+    let now = ctx.clock.now_millis();
+    ctx.store
+        .insert_ticket(
+            &Ticket {
+                id_hash: token_hash(&value),
+                kind: kind.into(),
+                user_id: user_id.to_owned(),
+                result_url,
+                created_at: now,
+                expires_at: now.saturating_add(ttl_ms),
+            },
+            None,
+        )
+        .await?;
+    tracing::info!(user_id, kind, "ticket created through the Management API");
+    Ok(json!({"ticket": format!("{}{page}?ticket={value}#", ctx.issuer)}))
+}
+
+fn ttl_ms(ttl_sec: Option<u64>, default_ms: i64) -> Result<i64, ManagementError> {
+    match ttl_sec {
+        None | Some(0) => Ok(default_ms),
+        Some(s) if s <= MAX_TTL_SEC => Ok((s * 1000) as i64),
+        Some(_) => Err(ManagementError::Invalid(format!(
+            "Payload validation error: 'ttl_sec must be at most {MAX_TTL_SEC}'."
+        ))),
+    }
+}
+
+/// `POST /api/v2/tickets/password-change`: 201 `{"ticket": "<issuer>u/reset-password?ticket=…#"}`.
+pub async fn password_change(
+    ctx: &Services,
+    token: Option<&str>,
+    req: TicketRequest,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, CREATE_TICKETS).await?;
+    if req.mark_email_as_verified {
+        return Err(ManagementError::Invalid(
+            "Payload validation error: 'mark_email_as_verified is not supported by latchkey'."
+                .into(),
+        ));
+    }
+    let ttl = ttl_ms(req.ttl_sec, RESET_TICKET_TTL_MS)?;
+    let user = match (&req.user_id, &req.connection_id, &req.email) {
+        (Some(id), None, None) => user(ctx, id).await?,
+        (None, Some(connection_id), Some(email)) => {
+            let connection = super::jobs::connection_named_by(ctx, connection_id).await?;
+            let stored = ctx
+                .store
+                .user_by_identifier(&connection, &normalize_identifier(email))
+                .await?
+                .ok_or(ManagementError::UnknownUser)?;
+            user(ctx, &stored.subject()).await?
+        }
+        _ => {
+            return Err(ManagementError::Invalid(
+                "Payload validation error: 'give either user_id, or connection_id and email'."
+                    .into(),
+            ));
+        }
+    };
+    let result_url = checked_result_url(ctx, req.result_url).await?;
+    issue(
+        ctx,
+        KIND_RESET,
+        "u/reset-password",
+        &user.id,
+        result_url,
+        ttl,
+    )
+    .await
+}
+
+/// `POST /api/v2/tickets/email-verification`: 201 `{"ticket": "<issuer>u/email-verification?ticket=…#"}`.
+pub async fn email_verification(
+    ctx: &Services,
+    token: Option<&str>,
+    req: TicketRequest,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, CREATE_TICKETS).await?;
+    let ttl = ttl_ms(req.ttl_sec, VERIFY_TICKET_TTL_MS)?;
+    let id = req.user_id.as_deref().ok_or_else(|| {
+        ManagementError::Invalid(
+            "Payload validation error: 'Missing required property: user_id'.".into(),
+        )
+    })?;
+    let user = user(ctx, id).await?;
+    let result_url = checked_result_url(ctx, req.result_url).await?;
+    issue(
+        ctx,
+        KIND_VERIFY,
+        "u/email-verification",
+        &user.id,
+        result_url,
+        ttl,
+    )
+    .await
+}
+
+/// `POST /api/v2/jobs/verification-email` `{user_id}`: queues the email now; the job answers
+/// `pending` as Auth0's does and reads `completed` afterwards.
+pub async fn verification_email_job(
+    ctx: &Services,
+    token: Option<&str>,
+    user_id: &str,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, &manage_users::UPDATE[..1]).await?;
+    let user = user(ctx, user_id).await?;
+    manage_users::queue_verification(ctx, &user);
+    let now = ctx.clock.now_millis();
+    let job = Job {
+        id: super::jobs::job_id(),
+        kind: "verification_email".into(),
+        status: "completed".into(),
+        connection: Some(user.connection.clone()),
+        upsert: false,
+        external_id: None,
+        format: None,
+        options: None,
+        summary: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store.insert_job(&job, None).await?;
+    Ok(
+        json!({"type": "verification_email", "status": "pending", "created_at": iso_millis(now), "id": job.id}),
+    )
+}
+
+/// `GET /api/v2/user-blocks/{id}`: `{"blocked_for": [{identifier, ip}]}` for the user's email
+/// and username.
+pub async fn blocks_of_user(
+    ctx: &Services,
+    token: Option<&str>,
+    user_id: &str,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, manage_users::READ).await?;
+    let user = user(ctx, user_id).await?;
+    let mut blocked = Vec::new();
+    for identifier in std::iter::once(&user.email).chain(user.username.as_ref()) {
+        for ip in ctx
+            .store
+            .login_blocks(
+                Some(&user.connection),
+                &token_hash(identifier),
+                MAX_FAILED_LOGINS,
+            )
+            .await?
+        {
+            blocked.push(json!({"identifier": identifier, "ip": ip}));
+        }
+    }
+    Ok(json!({"blocked_for": blocked}))
+}
+
+/// `GET /api/v2/user-blocks?identifier=`.
+pub async fn blocks_of_identifier(
+    ctx: &Services,
+    token: Option<&str>,
+    identifier: &str,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, manage_users::READ).await?;
+    let identifier = normalize_identifier(identifier);
+    let blocked: Vec<Value> = ctx
+        .store
+        .login_blocks(None, &token_hash(&identifier), MAX_FAILED_LOGINS)
+        .await?
+        .into_iter()
+        .map(|ip| json!({"identifier": identifier, "ip": ip}))
+        .collect();
+    Ok(json!({"blocked_for": blocked}))
+}
+
+/// `DELETE /api/v2/user-blocks/{id}`: lifts the user's blocks (204).
+pub async fn unblock_user(
+    ctx: &Services,
+    token: Option<&str>,
+    user_id: &str,
+) -> Result<(), ManagementError> {
+    authorize_any(ctx, token, &manage_users::UPDATE[..1]).await?;
+    let user = user(ctx, user_id).await?;
+    for identifier in std::iter::once(&user.email).chain(user.username.as_ref()) {
+        ctx.store
+            .clear_login_blocks(Some(&user.connection), &token_hash(identifier))
+            .await?;
+    }
+    tracing::info!(user_id = %user.id, "brute-force blocks lifted");
+    Ok(())
+}
+
+/// `DELETE /api/v2/user-blocks?identifier=` (204).
+pub async fn unblock_identifier(
+    ctx: &Services,
+    token: Option<&str>,
+    identifier: &str,
+) -> Result<(), ManagementError> {
+    authorize_any(ctx, token, &manage_users::UPDATE[..1]).await?;
+    ctx.store
+        .clear_login_blocks(None, &token_hash(&normalize_identifier(identifier)))
+        .await?;
+    Ok(())
+}

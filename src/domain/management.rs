@@ -28,6 +28,8 @@ pub enum ManagementError {
     UnknownJob,
     #[error("unknown user")]
     UnknownUser,
+    #[error("unknown client")]
+    UnknownClient,
     #[error("user already exists")]
     UserExists,
     #[error("username already exists")]

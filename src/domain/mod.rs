@@ -11,6 +11,7 @@ pub mod error;
 pub mod imported_hash;
 pub mod jobs;
 pub mod keys;
+pub mod manage_tenant;
 pub mod manage_tickets;
 pub mod manage_users;
 pub mod management;

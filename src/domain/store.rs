@@ -113,6 +113,9 @@ pub trait TenantStore: Send + Sync + 'static {
         audience: &str,
     ) -> Result<Option<Arc<ClientGrant>>, StoreError>;
 
+    /// Every client grant, by client and audience.
+    async fn client_grants(&self) -> Result<Vec<ClientGrant>, StoreError>;
+
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;
 

@@ -557,6 +557,11 @@ impl ManagementApiError {
                 "The user does not exist.",
                 "inexistent_user",
             ),
+            ManagementError::UnknownClient => m(
+                StatusCode::NOT_FOUND,
+                "The client does not exist.",
+                "inexistent_client",
+            ),
             ManagementError::UserExists => m(
                 StatusCode::CONFLICT,
                 "The user already exists.",

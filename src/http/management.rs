@@ -1,4 +1,5 @@
-//! `/api/v2` users, tickets and user blocks: bodies and query strings parsed once into the domain's typed inputs
+//! `/api/v2` users, tickets, user blocks and the tenant's reads (clients, connections, client
+//! grants): bodies and query strings parsed once into the domain's typed inputs
 //! (unknown properties and wrong types refused in Auth0's words), `fields`/`include_fields`
 //! projection and the `include_totals` shapes.
 
@@ -14,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ManagementApiError;
 use super::input;
+use crate::domain::manage_tenant::{self, ConnectionQuery, Page};
 use crate::domain::manage_tickets::{self, TicketRequest};
 use crate::domain::manage_users::{self, CreateUser, ListUsers, PatchUser};
 use crate::domain::management::ManagementError;
@@ -585,4 +587,118 @@ pub async fn unblock_user(
 ) -> Result<Response, ManagementApiError> {
     manage_tickets::unblock_user(&state.services, input::bearer(&headers), &id).await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+impl Params {
+    fn page(&self) -> Result<Page, ManagementApiError> {
+        let per_page = match self.get("per_page") {
+            None | Some("") => None,
+            Some(_) => Some(self.number("per_page", 0)?),
+        };
+        Ok(Page {
+            page: self.number("page", 0)?,
+            per_page,
+            include_totals: self.boolean("include_totals", false)?,
+        })
+    }
+}
+
+/// `GET /api/v2/clients`.
+pub async fn list_clients(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let page = q.page()?;
+    let body = manage_tenant::clients(&state.services, input::bearer(&headers), page).await?;
+    Ok(no_store(
+        axum::Json(project_list(body, "clients", &q)?).into_response(),
+    ))
+}
+
+/// `GET /api/v2/clients/{id}`.
+pub async fn get_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let c = manage_tenant::client(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(axum::Json(project(c, &q)?).into_response()))
+}
+
+/// `GET /api/v2/connections?name=&strategy=` (offset or `from`/`take` paging).
+pub async fn list_connections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let mut strategy = Vec::new();
+    if let Some(qs) = &raw.0 {
+        for (k, v) in url::form_urlencoded::parse(qs.as_bytes()) {
+            if k == "strategy" {
+                strategy.push(v.into_owned());
+            }
+        }
+    }
+    let q = params(raw)?;
+    let take = match q.get("take") {
+        None | Some("") => None,
+        Some(_) => Some(q.number("take", 50)?),
+    };
+    let cq = ConnectionQuery {
+        name: q.get("name").map(str::to_owned),
+        strategy,
+        from: q.get("from").filter(|f| !f.is_empty()).map(str::to_owned),
+        take,
+    };
+    let page = q.page()?;
+    let body =
+        manage_tenant::connections(&state.services, input::bearer(&headers), cq, page).await?;
+    Ok(no_store(
+        axum::Json(project_list(body, "connections", &q)?).into_response(),
+    ))
+}
+
+/// `GET /api/v2/connections/{id}`.
+pub async fn get_connection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let c = manage_tenant::connection(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(axum::Json(project(c, &q)?).into_response()))
+}
+
+/// `GET /api/v2/client-grants`.
+pub async fn list_client_grants(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let page = q.page()?;
+    let body = manage_tenant::client_grants(&state.services, input::bearer(&headers), page).await?;
+    Ok(no_store(axum::Json(body).into_response()))
+}
+
+/// `fields` on each item of a list, bare or inside its named array.
+fn project_list(body: Value, plural: &str, q: &Params) -> Result<Value, ManagementApiError> {
+    let each = |items: Vec<Value>| -> Result<Vec<Value>, ManagementApiError> {
+        items.into_iter().map(|v| project(v, q)).collect()
+    };
+    match body {
+        Value::Array(items) => Ok(Value::Array(each(items)?)),
+        Value::Object(mut o) => {
+            if let Some(Value::Array(items)) = o.remove(plural) {
+                o.insert(plural.to_owned(), Value::Array(each(items)?));
+            }
+            Ok(Value::Object(o))
+        }
+        other => Ok(other),
+    }
 }

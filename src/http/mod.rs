@@ -249,6 +249,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                 .delete(management::delete_user),
         )
         .route("/api/v2/users-by-email", get(management::users_by_email))
+        .route("/api/v2/clients", get(management::list_clients))
+        .route("/api/v2/clients/{id}", get(management::get_client))
+        .route("/api/v2/connections", get(management::list_connections))
+        .route("/api/v2/connections/{id}", get(management::get_connection))
+        .route("/api/v2/client-grants", get(management::list_client_grants))
         .route(
             "/api/v2/user-blocks",
             get(management::blocks_by_identifier).delete(management::unblock_identifier),

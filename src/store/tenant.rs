@@ -268,6 +268,24 @@ impl TenantStore for SqlStore {
         Ok(found)
     }
 
+    async fn client_grants(&self) -> Result<Vec<ClientGrant>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT client_id, audience, scope FROM client_grants ORDER BY client_id, audience",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|(client_id, audience, scope)| {
+                Ok(ClientGrant {
+                    client_id,
+                    audience,
+                    scope: serde_json::from_str(&scope).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM client_origins WHERE origin = $1 LIMIT 1",

@@ -59,7 +59,7 @@ clients:
 client_grants:
   - client_id: Admin
     audience: management
-    scope: [read:users, create:users, update:users, delete:users, create:user_tickets, read:emails]
+    scope: [read:users, create:users, update:users, delete:users, create:user_tickets, read:clients, read:connections, read:client_grants, read:emails]
   - client_id: Limited
     audience: management
     scope: [read:users, create:users, read:emails]

@@ -770,7 +770,104 @@ async fn brute_force_blocks_are_read_and_lifted(backend: Backend) {
     app.stop().await;
 }
 
+async fn the_tenant_reads_show_no_secrets(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let (status, body) = get(
+        &app,
+        &admin,
+        "/clients?include_totals=true&per_page=2&page=0",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["length"], 2);
+    let (_, all) = get(&app, &admin, "/clients").await;
+    let text = all.to_string();
+    for secret in [
+        "app-secret",
+        "admin-secret",
+        "web-secret",
+        "secret_hash",
+        "client_secret\"",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let (status, admin_client) =
+        get(&app, &admin, "/clients/admin-client?fields=client_id,name").await;
+    assert_eq!(
+        (status, admin_client),
+        (200, json!({"client_id": "admin-client", "name": "Admin"}))
+    );
+    let (status, body) = get(&app, &admin, "/clients/nope").await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            envelope(
+                404,
+                "Not Found",
+                "The client does not exist.",
+                "inexistent_client"
+            )
+        )
+    );
+
+    let id = latchkey::domain::tenant::connection_id(CONN);
+    let (status, conns) = get(&app, &admin, &format!("/connections?name={CONN}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(conns.as_array().unwrap().len(), 1);
+    assert_eq!(conns[0]["id"], id);
+    assert_eq!(conns[0]["strategy"], "auth0");
+    assert_eq!(conns[0]["realms"], json!([CONN]));
+    let (_, one) = get(&app, &admin, &format!("/connections/{id}")).await;
+    assert_eq!(one, conns[0]);
+    // Checkpoint paging walks every connection once.
+    let (_, all) = get(&app, &admin, "/connections").await;
+    let mut seen = Vec::new();
+    let mut from = String::new();
+    loop {
+        let (status, page) = get(&app, &admin, &format!("/connections?take=3&from={from}")).await;
+        assert_eq!(status, 200, "{page}");
+        for c in page["connections"].as_array().unwrap() {
+            seen.push(c["id"].clone());
+        }
+        match page["next"].as_str() {
+            Some(n) => from = n.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        Value::Array(seen),
+        Value::Array(
+            all.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].clone())
+                .collect()
+        )
+    );
+    let (status, _) = get(&app, &admin, "/connections/con_0000000000000000").await;
+    assert_eq!(status, 404);
+
+    let (status, grants) = get(&app, &admin, "/client-grants?include_totals=true").await;
+    assert_eq!(status, 200);
+    let admin_grant = grants["client_grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["client_id"] == "admin-client")
+        .unwrap()
+        .clone();
+    assert_eq!(admin_grant["audience"], format!("{}/api/v2/", app.base));
+    assert!(admin_grant["id"].as_str().unwrap().starts_with("cgr_"));
+    let reader = app.management_token("read:users").await;
+    let (status, _) = get(&app, &reader, "/clients").await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
+
 crate::both_stores!(
+    the_tenant_reads_show_no_secrets,
     tickets_are_single_use_links_consumed_by_the_pages,
     brute_force_blocks_are_read_and_lifted,
     users_crud_and_what_follows,

@@ -57,8 +57,8 @@ fn machine_busy_s() -> f64 {
     busy / 100.0
 }
 
-struct Ran {
-    wall: f64,
+pub(super) struct Ran {
+    pub(super) wall: f64,
     cpu: f64,
     machine: f64,
     /// VmHWM: all resident memory, SQLite's memory-mapped database file included.
@@ -69,7 +69,7 @@ struct Ran {
 }
 
 /// Runs the binary with `args`, sampling its peak RSS (VmHWM) until it exits.
-fn run(args: &[&str]) -> Ran {
+pub(super) fn run(args: &[&str]) -> Ran {
     let busy0 = machine_busy_s();
     let t = Instant::now();
     let mut child = Command::new(bin())

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod import;
+mod management;
 mod tokens;
 
 /// The server's allocator (see `src/main.rs`), so the in-process server and the raw loops
@@ -762,6 +763,7 @@ fn main() {
             "scale" => scale(&o).await,
             "tokens" => tokens::tokens(&o).await,
             "import" => import::import(&o).await,
+            "management" => management::management(&o).await,
             other => panic!("unknown mode {other}"),
         }
     });

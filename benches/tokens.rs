@@ -41,6 +41,7 @@ clients:
 client_grants:
   - client_id: Bench
     audience: management
+    scope: [read:users]
 connections:
   - name: db
     enabled_clients: [Bench, Bench SPA]

@@ -78,6 +78,8 @@ pub(super) fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
     std::fs::write(&tenant, TENANT).unwrap();
     let mut child = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        // The benchmarks measure the server, not its per-client Management API limit.
+        .args(["--management-rate-limit", "0"])
         .arg("--tenant-file")
         .arg(&tenant)
         .args(["--log-format", "json"])

@@ -192,6 +192,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
 
+    /// Management API requests per second each client may make on this instance (bursts up to
+    /// twice as many); 0 turns the limit off.
+    #[arg(long, env = "LATCHKEY_MANAGEMENT_RATE_LIMIT", default_value_t = 1000)]
+    pub management_rate_limit: u32,
+
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -280,6 +285,7 @@ impl ServeArgs {
                 crate::config::default_max_connections(self.database.db_max_connections)
             }),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            management_rate_limit: self.management_rate_limit,
             trust_forwarded_for: self.trust_forwarded_for,
             smtp_url: self.smtp_url.clone(),
             email_from: self.email_from.clone(),

@@ -188,6 +188,7 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             pages: crate::http::pages::Pages::new(issuer.starts_with("https://")),
             reset_limiter: crate::http::change_password::limiter(),
+            management_limiter: crate::http::rate::limiter(config.management_rate_limit),
         });
         let router = http::router(
             state,

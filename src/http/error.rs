@@ -526,6 +526,15 @@ fn management_envelope(status: StatusCode, message: &str, code: &str) -> (Status
     )
 }
 
+/// A client over its Management API rate limit.
+pub fn management_rate_limited() -> (StatusCode, Value) {
+    management_envelope(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Global limit has been reached",
+        "too_many_requests",
+    )
+}
+
 /// An unknown path under `/api/v2`.
 pub fn management_not_found() -> (StatusCode, Value) {
     management_envelope(StatusCode::NOT_FOUND, "Not Found", "not_found")

@@ -12,6 +12,7 @@ pub mod limit;
 pub mod management;
 pub mod oauth;
 pub mod pages;
+pub mod rate;
 pub mod signup;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct App {
     pub pages: pages::Pages,
     /// change_password requests per (IP, email), on this instance.
     pub reset_limiter: governor::DefaultKeyedRateLimiter<String>,
+    /// Management API requests per client, on this instance (`None`: no limit).
+    pub management_limiter: Option<rate::ManagementLimiter>,
 }
 
 /// Request limits.
@@ -301,6 +304,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                     refuse_oversize,
                 )),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate::limit_management,
+        ))
         .with_state(state);
     routes
         .clone()

@@ -866,7 +866,66 @@ async fn the_tenant_reads_show_no_secrets(backend: Backend) {
     app.stop().await;
 }
 
+async fn the_management_api_is_rate_limited_per_client(backend: Backend) {
+    let app = crate::helpers::spawn_with(
+        backend,
+        crate::helpers::Options::args(&["--management-rate-limit", "1"]),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    // Without a valid token nothing is counted (and no headers: the caller is unknown).
+    let resp = app.http.get(app.url("/api/v2/users")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("x-ratelimit-limit").is_none());
+    let first = app.api(Method::GET, "/users", &admin).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let h = first.headers();
+    assert_eq!(h["x-ratelimit-limit"], "2");
+    assert_eq!(h["x-ratelimit-remaining"], "1");
+    let reset: u64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(reset >= now && reset <= now + 3, "{reset} vs {now}");
+    // A burst of two, then one a second: ten at once meet the limit.
+    let mut refused = None;
+    for _ in 0..10 {
+        let r = app.api(Method::GET, "/users", &admin).send().await.unwrap();
+        if r.status() == 429 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let refused = refused.expect("the limit was reached");
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(
+        parts(refused).await,
+        (
+            429,
+            envelope(
+                429,
+                "Too Many Requests",
+                "Global limit has been reached",
+                "too_many_requests"
+            )
+        )
+    );
+    // Another client has its own budget.
+    let other = app.management_token("read:users").await;
+    let r = app.api(Method::GET, "/users", &other).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
 crate::both_stores!(
+    the_management_api_is_rate_limited_per_client,
     the_tenant_reads_show_no_secrets,
     tickets_are_single_use_links_consumed_by_the_pages,
     brute_force_blocks_are_read_and_lifted,

@@ -372,8 +372,8 @@ fn check(
             && v["error"].is_string()
             && v["message"].is_string()
             && v["errorCode"].is_string();
-        if c.path.starts_with("/api/v2/jobs") {
-            // The router's own 404/405 (an unknown sub-path or method) use the OAuth envelope.
+        if c.path.starts_with("/api/v2/") {
+            // The router's own 405 (an unknown method) uses the OAuth envelope.
             prop_assert!(
                 management
                     || (status == 404 || status == 405) && v["error_description"].is_string(),

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ManagementApiError;
 use super::input;
+use super::management::{invalid, no_store};
 use crate::domain::jobs::{self, ExportRequest, ImportRequest};
 use crate::domain::management::ManagementError;
 
@@ -17,20 +18,10 @@ use crate::domain::management::ManagementError;
 /// `latchkey users import` command has none).
 pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-fn invalid(message: impl Into<String>) -> ManagementApiError {
-    ManagementApiError(ManagementError::Invalid(message.into()))
-}
-
 fn missing(property: &str) -> ManagementApiError {
     invalid(format!(
         "Payload validation error: 'Missing required property: {property}'."
     ))
-}
-
-fn no_store(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }
 
 /// `POST /api/v2/jobs/users-imports`: 202 with the pending job.

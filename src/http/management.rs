@@ -22,7 +22,7 @@ use crate::domain::management::ManagementError;
 use crate::domain::search;
 use crate::domain::user::{Password, Profile};
 
-fn invalid(message: impl Into<String>) -> ManagementApiError {
+pub(super) fn invalid(message: impl Into<String>) -> ManagementApiError {
     ManagementApiError(ManagementError::Invalid(message.into()))
 }
 
@@ -30,7 +30,8 @@ fn query_error(message: impl Into<String>) -> ManagementApiError {
     ManagementApiError(ManagementError::Query(message.into()))
 }
 
-fn no_store(mut r: Response) -> Response {
+/// Management answers are never cached.
+pub(super) fn no_store(mut r: Response) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r

@@ -197,6 +197,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_MANAGEMENT_RATE_LIMIT", default_value_t = 1000)]
     pub management_rate_limit: u32,
 
+    /// Days the tenant log keeps its events (`GET /api/v2/logs`); older ones are neither
+    /// served nor kept.
+    #[arg(long, env = "LATCHKEY_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub log_retention_days: u32,
+
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "LATCHKEY_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -286,6 +292,7 @@ impl ServeArgs {
             }),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             management_rate_limit: self.management_rate_limit,
+            log_retention_days: self.log_retention_days,
             trust_forwarded_for: self.trust_forwarded_for,
             smtp_url: self.smtp_url.clone(),
             email_from: self.email_from.clone(),

@@ -32,6 +32,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Management API requests per second per client on this instance; 0: no limit.
     pub management_rate_limit: u32,
+    /// Days the tenant log keeps its events.
+    pub log_retention_days: u32,
     /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).
     pub trust_forwarded_for: bool,
     /// SMTP delivery of the outbox (lettre's URL form); `None`: emails stay in the outbox.

@@ -181,6 +181,9 @@ impl Application {
             &issuer,
             &own_origin,
         );
+        let (log_writer, _writing) = crate::infra::event_log::LogWriter::start(store.clone());
+        services.log = Arc::new(log_writer);
+        services.log_retention_ms = i64::from(config.log_retention_days) * 86_400_000;
         services.delivers_email = mailer.is_some();
         services.logs_email_links = mailer.is_none() && issuer_is_loopback(&issuer);
         let state = Arc::new(App {
@@ -305,13 +308,14 @@ impl Application {
             loop {
                 every.tick().await;
                 match crate::domain::token::housekeeping(&services).await {
-                    Ok((0, 0, 0)) => {}
-                    Ok((tokens, attempts, sessions)) => {
+                    Ok((0, 0, 0, 0)) => {}
+                    Ok((tokens, attempts, sessions, logs)) => {
                         tracing::info!(
                             tokens,
                             attempts,
                             sessions,
-                            "purged expired refresh tokens, idle attempt counters and ended sessions"
+                            logs,
+                            "purged expired refresh tokens, idle attempt counters, ended sessions and old log events"
                         );
                     }
                     Err(e) => {
@@ -354,6 +358,7 @@ impl Application {
         // Emails queued after their requests' answers are written before the store closes.
         self.services.background.close();
         self.services.background.wait().await;
+        self.services.log.flush().await;
         self.store.close().await;
         Ok(())
     }

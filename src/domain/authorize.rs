@@ -891,6 +891,7 @@ pub async fn login(
     let attempts = attempt_key(tx, &identifier, caller);
     let user = match token::verify_login(
         ctx,
+        &tx.client,
         &identifier,
         &attempts,
         form.password,
@@ -1035,7 +1036,20 @@ pub async fn logout(
         }
     };
     if let Some(cookie) = session_cookie {
-        ctx.store.end_session(&token_hash(cookie)).await?;
+        let hash = token_hash(cookie);
+        if let Some((_, user)) = ctx.store.session(&hash).await? {
+            ctx.store.end_session(&hash).await?;
+            let event = ctx
+                .event("slo")
+                .description("User successfully logged out")
+                .connection(&user.connection)
+                .user(&user.id, Some(&user.email));
+            match &client {
+                Some(c) => event.client(c),
+                None => event,
+            }
+            .record();
+        }
     }
     Ok(target)
 }

@@ -1,16 +1,20 @@
-//! Management API reads of the tenant's configuration: clients (never a secret or its hash),
-//! connections (offset and checkpoint paging), client grants; and the offset paging they
-//! share. The tenant file is where these are written.
+//! Management API views of the tenant's configuration: clients (never a secret or its hash)
+//! and connections, read-only (the tenant file writes them; offset and checkpoint paging);
+//! client grants, read and written; and the offset paging they share.
 
 use serde_json::{Value, json};
 
 use super::Services;
 use super::management::{ManagementError, authorize_any};
-use super::tenant::{ClientGrant, Connection, MANAGEMENT_AUDIENCE};
+use super::store::StoreError;
+use super::tenant::{ClientGrant, Connection, MANAGEMENT_AUDIENCE, MANAGEMENT_SCOPES};
 
 pub const READ_CLIENTS: &[&str] = &["read:clients"];
 pub const READ_CONNECTIONS: &[&str] = &["read:connections"];
 pub const READ_CLIENT_GRANTS: &[&str] = &["read:client_grants"];
+pub const CREATE_CLIENT_GRANTS: &[&str] = &["create:client_grants"];
+pub const UPDATE_CLIENT_GRANTS: &[&str] = &["update:client_grants"];
+pub const DELETE_CLIENT_GRANTS: &[&str] = &["delete:client_grants"];
 
 /// Offset paging of a list already in memory: a bare array, or with totals
 /// `{start, limit, length, total, <plural>}`.
@@ -187,29 +191,142 @@ pub fn grant_id(g: &ClientGrant) -> String {
     format!("cgr_{}", &hex::encode(digest)[..16])
 }
 
+/// What `GET /api/v2/client-grants` may filter on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+}
+
+fn grant_view(ctx: &Services, g: &ClientGrant) -> Value {
+    let audience = if g.audience == MANAGEMENT_AUDIENCE {
+        ctx.management_audience()
+    } else {
+        g.audience.as_str()
+    };
+    json!({"id": grant_id(g), "client_id": g.client_id, "audience": audience, "scope": g.scope})
+}
+
+/// An audience as the API names it (`<issuer>api/v2/` is the Management API) to the stored
+/// form, with the scopes the API defines (`None`: it defines none, so any may be granted).
+async fn api_of(
+    ctx: &Services,
+    audience: &str,
+) -> Result<(String, Option<Vec<String>>), ManagementError> {
+    if audience == ctx.management_audience() || audience == MANAGEMENT_AUDIENCE {
+        let defined = MANAGEMENT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        return Ok((MANAGEMENT_AUDIENCE.to_owned(), Some(defined)));
+    }
+    let settings = ctx.store.tenant_settings().await?;
+    match settings.api_scopes(audience) {
+        Some([]) => Ok((audience.to_owned(), None)),
+        Some(defined) => Ok((audience.to_owned(), Some(defined.to_vec()))),
+        None => Err(ManagementError::UnknownApi(audience.to_owned())),
+    }
+}
+
+fn check_scopes(scope: &[String], defined: Option<&[String]>) -> Result<(), ManagementError> {
+    if let Some(defined) = defined
+        && let Some(extra) = scope.iter().find(|s| !defined.contains(s))
+    {
+        return Err(ManagementError::Invalid(format!(
+            "Payload validation error: 'The scope {extra} is not defined by the API' on property scope."
+        )));
+    }
+    Ok(())
+}
+
+async fn grant_by_id(ctx: &Services, id: &str) -> Result<ClientGrant, ManagementError> {
+    ctx.store
+        .client_grants()
+        .await?
+        .into_iter()
+        .find(|g| grant_id(g) == id)
+        .ok_or(ManagementError::UnknownGrant)
+}
+
 /// `GET /api/v2/client-grants`.
 pub async fn client_grants(
     ctx: &Services,
     token: Option<&str>,
+    filter: &GrantFilter,
     page: Page,
 ) -> Result<Value, ManagementError> {
     authorize_any(ctx, token, READ_CLIENT_GRANTS).await?;
-    let management = ctx.management_audience().to_owned();
+    let audience = match filter.audience.as_deref() {
+        Some(a) if a == ctx.management_audience() => Some(MANAGEMENT_AUDIENCE),
+        other => other,
+    };
     let grants: Vec<Value> = ctx
         .store
         .client_grants()
         .await?
         .iter()
-        .map(|g| {
-            let audience = if g.audience == MANAGEMENT_AUDIENCE {
-                management.clone()
-            } else {
-                g.audience.clone()
-            };
-            json!({"id": grant_id(g), "client_id": g.client_id, "audience": audience, "scope": g.scope})
-        })
+        .filter(|g| filter.client_id.as_ref().is_none_or(|c| *c == g.client_id))
+        .filter(|g| audience.is_none_or(|a| a == g.audience))
+        .map(|g| grant_view(ctx, g))
         .collect();
     page.apply(grants, "client_grants")
+}
+
+/// `POST /api/v2/client-grants`: 201 with the grant.
+pub async fn create_client_grant(
+    ctx: &Services,
+    token: Option<&str>,
+    client_id: &str,
+    audience: &str,
+    scope: Vec<String>,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, CREATE_CLIENT_GRANTS).await?;
+    if ctx.store.client(client_id).await?.is_none() {
+        return Err(ManagementError::UnknownClient);
+    }
+    let (audience, defined) = api_of(ctx, audience).await?;
+    check_scopes(&scope, defined.as_deref())?;
+    let grant = ClientGrant {
+        client_id: client_id.to_owned(),
+        audience,
+        scope,
+    };
+    match ctx.store.insert_client_grant(&grant).await {
+        Ok(()) => Ok(grant_view(ctx, &grant)),
+        Err(StoreError::Conflict(_)) => Err(ManagementError::GrantExists),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PATCH /api/v2/client-grants/{id}`: replaces the scopes.
+pub async fn update_client_grant(
+    ctx: &Services,
+    token: Option<&str>,
+    id: &str,
+    scope: Option<Vec<String>>,
+) -> Result<Value, ManagementError> {
+    authorize_any(ctx, token, UPDATE_CLIENT_GRANTS).await?;
+    let mut grant = grant_by_id(ctx, id).await?;
+    if let Some(scope) = scope {
+        let (_, defined) = api_of(ctx, &grant.audience).await?;
+        check_scopes(&scope, defined.as_deref())?;
+        grant.scope = scope;
+        if !ctx.store.update_client_grant(&grant).await? {
+            return Err(ManagementError::UnknownGrant);
+        }
+    }
+    Ok(grant_view(ctx, &grant))
+}
+
+/// `DELETE /api/v2/client-grants/{id}`: 204; a grant already gone answers 404.
+pub async fn delete_client_grant(
+    ctx: &Services,
+    token: Option<&str>,
+    id: &str,
+) -> Result<(), ManagementError> {
+    authorize_any(ctx, token, DELETE_CLIENT_GRANTS).await?;
+    let grant = grant_by_id(ctx, id).await?;
+    ctx.store
+        .delete_client_grant(&grant.client_id, &grant.audience)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -282,9 +282,16 @@ pub async fn delete(
     user_id: &str,
 ) -> Result<(), ManagementError> {
     authorize_any(ctx, token, DELETE).await?;
-    if let Some(id) = stored_id(user_id) {
+    if let Some(id) = stored_id(user_id)
+        && let Some(user) = ctx.store.managed_user(id).await?
+    {
         ctx.store.delete_user(id).await?;
         tracing::info!(user_id = %id, "user deleted through the Management API");
+        ctx.event("du")
+            .description("User was deleted")
+            .connection(&user.connection)
+            .user(id, Some(&user.email))
+            .record();
     }
     Ok(())
 }

@@ -30,6 +30,18 @@ pub enum ManagementError {
     UnknownUser,
     #[error("unknown client")]
     UnknownClient,
+    #[error("unknown API {0:?}")]
+    UnknownApi(String),
+    #[error("unknown client grant")]
+    UnknownGrant,
+    #[error("client grant already exists")]
+    GrantExists,
+    #[error("unknown role")]
+    UnknownRole,
+    #[error("unknown log event")]
+    UnknownLog,
+    #[error("role name already exists")]
+    RoleExists,
     #[error("user already exists")]
     UserExists,
     #[error("username already exists")]

@@ -4,6 +4,7 @@
 //! through the traits of `store` and `ports`; never imports axum, sqlx, tower or hyper (CI
 //! checks this).
 
+pub mod audit;
 pub mod authorize;
 pub mod claims;
 pub mod email;
@@ -11,6 +12,8 @@ pub mod error;
 pub mod imported_hash;
 pub mod jobs;
 pub mod keys;
+pub mod manage_logs;
+pub mod manage_roles;
 pub mod manage_tenant;
 pub mod manage_tickets;
 pub mod manage_users;
@@ -52,6 +55,10 @@ pub struct Services {
     pub delivers_email: bool,
     /// Development without SMTP (a loopback issuer): the log shows each kept email's link.
     pub logs_email_links: bool,
+    /// The tenant log's events go here.
+    pub log: Arc<dyn audit::EventLog>,
+    /// How long log events are kept (ms); older ones are neither read nor kept.
+    pub log_retention_ms: i64,
     userinfo_audience: String,
     management_audience: String,
 }
@@ -78,6 +85,8 @@ impl Services {
             background: tokio_util::task::TaskTracker::new(),
             delivers_email: false,
             logs_email_links: false,
+            log: Arc::new(audit::NoEventLog),
+            log_retention_ms: 30 * 86_400_000,
         }
     }
 

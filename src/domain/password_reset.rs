@@ -84,20 +84,45 @@ pub async fn change_password(
     // The lookup too happens after the answer: known and unknown emails then take exactly the
     // same path before it.
     let ctx = ctx.clone();
-    ctx.background.clone().spawn(async move {
+    let meta = super::audit::REQUEST
+        .try_with(Clone::clone)
+        .unwrap_or_default();
+    ctx.background
+        .clone()
+        .spawn(super::audit::REQUEST.scope(meta, async move {
         let found = ctx
             .store
             .user_by_identifier(&connection.name, &input.email)
             .await;
         let result = match found {
-            Ok(Some(user)) if user.email == input.email => send_reset(&ctx, &user).await,
-            Ok(_) => Ok(()),
+            Ok(Some(user)) if user.email == input.email => {
+                let sent = send_reset(&ctx, &user).await;
+                if sent.is_ok() {
+                    ctx.event("scpr")
+                        .description("Change password request: the email was sent")
+                        .client(&client)
+                        .connection(&connection.name)
+                        .user(&user.id, Some(&user.email))
+                        .record();
+                }
+                sent
+            }
+            Ok(_) => {
+                // The tenant's own log may say what the caller is never told.
+                ctx.event("fcpr")
+                    .description("Change password request for an unknown email")
+                    .client(&client)
+                    .connection(&connection.name)
+                    .user_name(&input.email)
+                    .record();
+                Ok(())
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = result {
             tracing::error!(cause = %super::error::chain(&e), "password-change email not queued");
         }
-    });
+    }));
     Ok(())
 }
 
@@ -175,8 +200,27 @@ pub async fn open_ticket(ctx: &Services, value: Option<&str>) -> Result<OpenTick
     })
 }
 
-/// Sets the new password of an open ticket's user.
+/// Sets the new password of an open ticket's user; logged as `scp` or `fcp`.
 pub async fn reset(
+    ctx: &Services,
+    open: &OpenTicket,
+    password: Password,
+    confirmation: Password,
+) -> Result<Option<String>, ResetError> {
+    let answer = apply_reset(ctx, open, password, confirmation).await;
+    let event = match &answer {
+        Ok(_) => ctx.event("scp").description("Password changed"),
+        Err(ResetError::Failure(_)) => return answer,
+        Err(e) => ctx.event("fcp").description(e.to_string()),
+    };
+    event
+        .connection(&open.user.connection)
+        .user(&open.user.id, Some(&open.user.email))
+        .record();
+    answer
+}
+
+async fn apply_reset(
     ctx: &Services,
     open: &OpenTicket,
     password: Password,

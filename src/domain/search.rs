@@ -35,6 +35,23 @@ pub enum Column {
     UpdatedAt,
     LastLogin,
     LastPasswordReset,
+    // The tenant log's (`logs` table).
+    LogType,
+    LogDate,
+    LogClientId,
+    LogClientName,
+    LogUserId,
+    LogUserName,
+    LogIp,
+    LogDescription,
+}
+
+/// Which record a `q` searches: the fields and forms each allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    Users,
+    /// Log events: exact and wildcard matches on their fields, date ranges; no bare terms.
+    Logs,
 }
 
 impl Column {
@@ -58,6 +75,14 @@ impl Column {
             Column::UpdatedAt => "updated_at",
             Column::LastLogin => "last_login",
             Column::LastPasswordReset => "last_password_reset",
+            Column::LogType => "type",
+            Column::LogDate => "date",
+            Column::LogClientId => "client_id",
+            Column::LogClientName => "client_name",
+            Column::LogUserId => "user_id",
+            Column::LogUserName => "user_name",
+            Column::LogIp => "ip",
+            Column::LogDescription => "description",
         }
     }
 
@@ -311,8 +336,13 @@ fn field_value(chars: &[char], at: usize) -> Result<(Value, usize), SearchError>
     }
 }
 
-/// Parses and checks `q`.
+/// Parses and checks a user search's `q`.
 pub fn parse(q: &str) -> Result<Query, SearchError> {
+    parse_in(q, Fields::Users)
+}
+
+/// Parses and checks `q` over `fields`.
+pub fn parse_in(q: &str, fields: Fields) -> Result<Query, SearchError> {
     if q.len() > MAX_QUERY_LEN {
         return err(format!(
             "the query is longer than {MAX_QUERY_LEN} characters"
@@ -333,6 +363,7 @@ pub fn parse(q: &str) -> Result<Query, SearchError> {
         tokens,
         at: 0,
         depth: 0,
+        fields,
     };
     let query = p.or()?;
     if p.at != p.tokens.len() {
@@ -345,6 +376,7 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    fields: Fields,
 }
 
 impl Parser {
@@ -407,7 +439,10 @@ impl Parser {
             }
             Some(Token::Term { field, value }) => {
                 self.at += 1;
-                Ok(Query::Cond(condition(&field, value)?))
+                Ok(Query::Cond(match self.fields {
+                    Fields::Users => condition(&field, value)?,
+                    Fields::Logs => log_condition(&field, value)?,
+                }))
             }
             Some(Token::Close) => err("unexpected ')'"),
             Some(Token::And | Token::Or) => err("an operator has nothing on its left"),
@@ -505,6 +540,34 @@ fn column(field: &str) -> Option<Column> {
     })
 }
 
+fn log_column(field: &str) -> Option<Column> {
+    Some(match field {
+        "type" => Column::LogType,
+        "date" => Column::LogDate,
+        "client_id" => Column::LogClientId,
+        "client_name" => Column::LogClientName,
+        "user_id" => Column::LogUserId,
+        "user_name" => Column::LogUserName,
+        "ip" => Column::LogIp,
+        "connection" => Column::Connection,
+        "description" => Column::LogDescription,
+        _ => return None,
+    })
+}
+
+fn log_condition(field: &str, value: Value) -> Result<Cond, SearchError> {
+    if field.is_empty() {
+        return err("a log search names a field (type, date, user_id, client_id, ip, …)");
+    }
+    let field = field.strip_suffix(".raw").unwrap_or(field);
+    let Some(col) = log_column(field) else {
+        return err(format!(
+            "'{field}' is not a searchable field of a log event"
+        ));
+    };
+    column_condition(col, field, value)
+}
+
 fn condition(field: &str, value: Value) -> Result<Cond, SearchError> {
     if field.is_empty() {
         return match value {
@@ -556,6 +619,10 @@ fn condition(field: &str, value: Value) -> Result<Cond, SearchError> {
     let Some(col) = column(field) else {
         return err(format!("'{field}' is not a searchable field"));
     };
+    column_condition(col, field, value)
+}
+
+fn column_condition(col: Column, field: &str, value: Value) -> Result<Cond, SearchError> {
     match col {
         Column::EmailVerified | Column::Blocked => Ok(Cond::Bool(col, boolean(&text_of(&value)?)?)),
         Column::LoginsCount => {
@@ -584,36 +651,38 @@ fn condition(field: &str, value: Value) -> Result<Cond, SearchError> {
                 }
             }
         }
-        Column::CreatedAt | Column::UpdatedAt | Column::LastLogin | Column::LastPasswordReset => {
-            match value {
-                Value::Range {
-                    lo,
-                    lo_inclusive,
-                    hi,
-                    hi_inclusive,
-                } => {
-                    let lo = match lo {
-                        None => None,
-                        Some(s) => {
-                            let (start, end) = instant(&s)?;
-                            Some(if lo_inclusive { start } else { end + 1 })
-                        }
-                    };
-                    let hi = match hi {
-                        None => None,
-                        Some(s) => {
-                            let (start, end) = instant(&s)?;
-                            Some(if hi_inclusive { end } else { start - 1 })
-                        }
-                    };
-                    Ok(Cond::Range(col, lo, hi))
-                }
-                v => {
-                    let (start, end) = instant(&text_of(&v)?)?;
-                    Ok(Cond::Range(col, Some(start), Some(end)))
-                }
+        Column::CreatedAt
+        | Column::UpdatedAt
+        | Column::LastLogin
+        | Column::LastPasswordReset
+        | Column::LogDate => match value {
+            Value::Range {
+                lo,
+                lo_inclusive,
+                hi,
+                hi_inclusive,
+            } => {
+                let lo = match lo {
+                    None => None,
+                    Some(s) => {
+                        let (start, end) = instant(&s)?;
+                        Some(if lo_inclusive { start } else { end + 1 })
+                    }
+                };
+                let hi = match hi {
+                    None => None,
+                    Some(s) => {
+                        let (start, end) = instant(&s)?;
+                        Some(if hi_inclusive { end } else { start - 1 })
+                    }
+                };
+                Ok(Cond::Range(col, lo, hi))
             }
-        }
+            v => {
+                let (start, end) = instant(&text_of(&v)?)?;
+                Ok(Cond::Range(col, Some(start), Some(end)))
+            }
+        },
         _ => {
             let fold = |s: &str| match col {
                 Column::Email | Column::Username => normalize_identifier(s),
@@ -639,7 +708,7 @@ fn condition(field: &str, value: Value) -> Result<Cond, SearchError> {
                     }
                 }
                 Value::Range { .. } => err(format!(
-                    "ranges are supported on logins_count and dates, not on {field}"
+                    "ranges are supported on counts and dates, not on {field}"
                 )),
             }
         }

@@ -184,8 +184,36 @@ pub fn usable_connection(
     Ok(connection)
 }
 
-/// Runs a whole signup; on success the user is durably stored.
+/// Runs a whole signup; on success the user is durably stored. Logged as `ss` or `fs`.
 pub async fn signup(
+    ctx: &Services,
+    input: SignupInput,
+    origin: Option<&str>,
+) -> Result<NewUser, SignupError> {
+    let (client_id, connection, email) = (
+        input.client_id.clone(),
+        input.connection.clone(),
+        input.email.clone(),
+    );
+    let answer = run_signup(ctx, input, origin).await;
+    let event = match &answer {
+        Ok(user) => ctx
+            .event("ss")
+            .description("Successful signup")
+            .user(&user.id, Some(&user.email)),
+        Err(SignupError::Failure(_)) => return answer,
+        Err(e) => ctx.event("fs").description(e.to_string()).user_name(&email),
+    };
+    let event = event.connection(&connection);
+    match ctx.store.client(&client_id).await.ok().flatten() {
+        Some(c) => event.client(&c),
+        None => event.client_id(&client_id),
+    }
+    .record();
+    answer
+}
+
+async fn run_signup(
     ctx: &Services,
     input: SignupInput,
     origin: Option<&str>,

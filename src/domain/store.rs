@@ -116,6 +116,18 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Every client grant, by client and audience.
     async fn client_grants(&self) -> Result<Vec<ClientGrant>, StoreError>;
 
+    /// A grant made through the Management API (kept when the tenant file is applied again);
+    /// `Conflict` when the client already has one for the audience, or the client is unknown.
+    async fn insert_client_grant(&self, grant: &ClientGrant) -> Result<(), StoreError>;
+
+    /// Replaces the scopes of the grant of `grant.client_id` for `grant.audience`; `false` when
+    /// there is none.
+    async fn update_client_grant(&self, grant: &ClientGrant) -> Result<bool, StoreError>;
+
+    /// Removes the grant of `client_id` for `audience`, if any. Tokens already issued under
+    /// it stay valid until they expire.
+    async fn delete_client_grant(&self, client_id: &str, audience: &str) -> Result<(), StoreError>;
+
     /// Whether any client lists `origin` in `web_origins` or `allowed_origins`.
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError>;
 
@@ -611,6 +623,98 @@ pub trait ManageStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
+/// A role (Auth0's RBAC role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Roles and who holds them.
+#[async_trait]
+pub trait RoleStore: Send + Sync + 'static {
+    /// Every role, by name.
+    async fn roles(&self) -> Result<Vec<Role>, StoreError>;
+
+    async fn role(&self, id: &str) -> Result<Option<Role>, StoreError>;
+
+    /// `Conflict` when the name is taken.
+    async fn insert_role(&self, role: &Role, now: i64) -> Result<(), StoreError>;
+
+    /// Renames or redescribes; `false` when there is no such role, `Conflict` when the name is
+    /// taken.
+    async fn update_role(&self, role: &Role) -> Result<bool, StoreError>;
+
+    /// Removes the role from everyone who held it; `false` when there was none.
+    async fn delete_role(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// A page of the holders of a role (by user id), and how many there are.
+    async fn role_members(
+        &self,
+        role_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ExportedUser>, i64), StoreError>;
+
+    /// The roles `user_id` holds, by name.
+    async fn roles_of_user(&self, user_id: &str) -> Result<Vec<Role>, StoreError>;
+
+    /// Gives each of `users` each of `roles` (those already held are kept), atomically;
+    /// `Conflict` when a user or role does not exist.
+    async fn grant_roles(&self, users: &[String], roles: &[String]) -> Result<(), StoreError>;
+
+    /// Takes `roles` from `user_id` (those not held are ignored).
+    async fn revoke_roles(&self, user_id: &str, roles: &[String]) -> Result<(), StoreError>;
+}
+
+/// One event of the tenant log (management.md, "Log events"). Never a secret, password or token.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogEvent {
+    pub log_id: String,
+    /// Unix time, ms.
+    pub date: i64,
+    pub kind: String,
+    pub description: Option<String>,
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub connection: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+/// Which log events to read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogQuery {
+    pub query: Option<super::search::Query>,
+    /// Checkpoint paging: events after this one (by log id), oldest first.
+    pub after: Option<String>,
+    /// Newest first (offset paging) or oldest first.
+    pub newest_first: bool,
+    pub offset: i64,
+    pub limit: i64,
+    pub count: bool,
+}
+
+/// The append-only tenant log.
+#[async_trait]
+pub trait LogStore: Send + Sync + 'static {
+    /// Appends events in one write.
+    async fn append_logs(&self, events: &[LogEvent]) -> Result<(), StoreError>;
+
+    async fn log_event(&self, log_id: &str) -> Result<Option<LogEvent>, StoreError>;
+
+    /// The events `q` selects, and with `count` how many match (offset paging only). An
+    /// `after` naming no stored event reads from the start.
+    async fn log_events(&self, q: &LogQuery) -> Result<(Vec<LogEvent>, Option<i64>), StoreError>;
+
+    /// Deletes events older than `before` (ms); how many went.
+    async fn expire_logs(&self, before: i64) -> Result<u64, StoreError>;
+}
+
 /// Signing keys.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -637,6 +741,8 @@ pub trait Store:
     + ImportStore
     + JobStore
     + ManageStore
+    + RoleStore
+    + LogStore
 {
 }
 
@@ -651,5 +757,7 @@ impl<T> Store for T where
         + ImportStore
         + JobStore
         + ManageStore
+        + RoleStore
+        + LogStore
 {
 }

@@ -73,7 +73,7 @@ pub enum TokenError {
     #[error("unknown client")]
     UnknownClient,
     /// Client authentication failed (wrong, missing or malformed secret); the text says which.
-    #[error("client authentication failed: {0}")]
+    #[error("{0}")]
     InvalidClient(&'static str),
     #[error("origin not allowed for this client")]
     OriginNotAllowed,
@@ -205,10 +205,10 @@ pub struct TokenResponse {
     pub token_type: &'static str,
 }
 
-/// Deletes expired refresh tokens, idle attempt counters, and ended sessions with expired
-/// login transactions and codes; run periodically by every instance (the deletes are
+/// Deletes expired refresh tokens, idle attempt counters, ended sessions with expired
+/// login transactions and codes, and log events past their retention; run periodically by every instance (the deletes are
 /// idempotent). Returns how many of each went.
-pub async fn housekeeping(ctx: &Services) -> Result<(u64, u64, u64), Failure> {
+pub async fn housekeeping(ctx: &Services) -> Result<(u64, u64, u64, u64), Failure> {
     let now = ctx.clock.now_millis();
     let tokens = ctx.store.purge_refresh_tokens(now).await?;
     let attempts = ctx
@@ -224,7 +224,8 @@ pub async fn housekeeping(ctx: &Services) -> Result<(u64, u64, u64), Failure> {
             now,
         )
         .await?;
-    Ok((tokens, attempts, sessions))
+    let logs = ctx.store.expire_logs(now - ctx.log_retention_ms).await?;
+    Ok((tokens, attempts, sessions, logs))
 }
 
 /// A confidential client must present its secret; public clients have none to present.
@@ -319,7 +320,14 @@ pub async fn token(
 ) -> Result<TokenResponse, TokenError> {
     let settings = ctx.store.tenant_settings().await?;
     let grant = request.grant_type();
-    match request {
+    // The password grants log their logins in `verify_login`; the exchanges are logged here.
+    let kinds = match &request {
+        TokenRequest::RefreshToken(_) => Some(("sertft", "fertft")),
+        TokenRequest::ClientCredentials(_) => Some(("seccft", "feccft")),
+        TokenRequest::AuthorizationCode(_) => Some(("seacft", "feacft")),
+        _ => None,
+    };
+    let answer = match request {
         TokenRequest::Password(login) => {
             password_grant(ctx, &settings, &auth, caller, grant, None, login).await
         }
@@ -327,23 +335,49 @@ pub async fn token(
             password_grant(ctx, &settings, &auth, caller, grant, realm, login).await
         }
         TokenRequest::RefreshToken(params) => {
-            let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
-            allow(&client, grant)?;
-            let p = params?;
-            refresh_grant(ctx, &client, &p.refresh_token, p.scope.as_deref()).await
+            async {
+                let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
+                allow(&client, grant)?;
+                let p = params?;
+                refresh_grant(ctx, &client, &p.refresh_token, p.scope.as_deref()).await
+            }
+            .await
         }
         TokenRequest::ClientCredentials(params) => {
-            let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
-            allow(&client, grant)?;
-            let p = params?;
-            client_credentials_grant(ctx, &client, &settings, p.audience, p.scope.as_deref()).await
+            async {
+                let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
+                allow(&client, grant)?;
+                let p = params?;
+                client_credentials_grant(ctx, &client, &settings, p.audience, p.scope.as_deref())
+                    .await
+            }
+            .await
         }
         TokenRequest::AuthorizationCode(params) => {
-            let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
-            allow(&client, grant)?;
-            code_grant(ctx, &client, params?).await
+            async {
+                let (client, _) = authenticated_client(ctx, &auth, caller, None).await?;
+                allow(&client, grant)?;
+                code_grant(ctx, &client, params?).await
+            }
+            .await
+        }
+    };
+    if let Some((ok, failed)) = kinds {
+        let event = match &answer {
+            Ok(_) => Some(ctx.event(ok)),
+            // A failure of ours is in the service log, not the tenant's.
+            Err(TokenError::Failure(_)) => None,
+            Err(e) => Some(ctx.event(failed).description(e.to_string())),
+        };
+        if let Some(event) = event {
+            let event = match ctx.store.client(&auth.client_id).await.ok().flatten() {
+                Some(c) => event.client(&c),
+                None => event.client_id(&auth.client_id),
+            };
+            event.record();
         }
     }
+    answer
 }
 
 /// `authorization_code`: a code from `/authorize`, once, by the client it was issued to, with
@@ -464,6 +498,7 @@ async fn password_grant(
     };
     let user = match verify_login(
         ctx,
+        &client,
         &identifier,
         &attempts,
         login.password,
@@ -508,6 +543,7 @@ async fn password_grant(
 /// limit waits for the others to finish instead of being evaluated.
 pub async fn verify_login(
     ctx: &Services,
+    client: &Client,
     identifier: &str,
     attempts: &AttemptKey,
     password: Password,
@@ -530,7 +566,46 @@ pub async fn verify_login(
             Err(_) => ctx.store.release_login_attempt(attempts).await?,
         }
     }
-    let user = evaluated?;
+    let logged = |kind: &str, why: &str| {
+        ctx.event(kind)
+            .client(client)
+            .connection(&attempts.connection)
+            .ip(&attempts.ip)
+            .description(why)
+    };
+    let user = match evaluated {
+        Ok(user) => user,
+        Err(e) => {
+            match &e {
+                TokenError::WrongCredentials => match ctx
+                    .store
+                    .user_by_identifier(&attempts.connection, identifier)
+                    .await
+                {
+                    Ok(Some(u)) => logged("fp", "Wrong email or password.")
+                        .user(&u.id, Some(identifier))
+                        .record(),
+                    _ => logged("fu", "Wrong email or password.")
+                        .user_name(identifier)
+                        .record(),
+                },
+                TokenError::UserBlocked => logged("f", "user is blocked")
+                    .user_name(identifier)
+                    .record(),
+                TokenError::TooManyAttempts => logged(
+                    "limit_wc",
+                    "Too many failed login attempts: the account is blocked for this IP.",
+                )
+                .user_name(identifier)
+                .record(),
+                _ => {}
+            }
+            return Err(e);
+        }
+    };
+    logged("s", "Successful login")
+        .user(&user.id, Some(identifier))
+        .record();
     let rehashed = rehash(ctx, &user, password).await;
     ctx.store
         .record_login(

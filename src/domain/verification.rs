@@ -22,11 +22,16 @@ pub async fn after_signup(ctx: &Services, user: &NewUser) {
         return;
     }
     let (ctx, user) = (ctx.clone(), user.clone());
-    ctx.background.clone().spawn(async move {
-        if let Err(e) = send(&ctx, &user).await {
-            tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "verification email not queued");
-        }
-    });
+    let meta = super::audit::REQUEST
+        .try_with(Clone::clone)
+        .unwrap_or_default();
+    ctx.background
+        .clone()
+        .spawn(super::audit::REQUEST.scope(meta, async move {
+            if let Err(e) = send(&ctx, &user).await {
+                tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "verification email not queued");
+            }
+        }));
 }
 
 pub(super) async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {
@@ -64,7 +69,13 @@ pub(super) async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreErro
         defaults,
         VERIFY_TICKET_TTL_MS,
     )
-    .await
+    .await?;
+    ctx.event("svr")
+        .description("The verification email was queued")
+        .connection(&user.connection)
+        .user(&user.id, Some(&user.email))
+        .record();
+    Ok(())
 }
 
 /// What opening a verification link did.
@@ -85,14 +96,25 @@ pub async fn verify(ctx: &Services, value: Option<&str>) -> Result<Verified, Sto
     let hash = token_hash(value);
     let now = ctx.clock.now_millis();
     let Some((ticket, user)) = ctx.store.ticket(&hash, KIND_VERIFY, now).await? else {
+        ctx.event("fv")
+            .description("The verification link is unknown, used or expired")
+            .record();
         return Ok(Verified::No);
+    };
+    let event = |kind: &str, why: &str| {
+        ctx.event(kind)
+            .description(why)
+            .connection(&user.connection)
+            .user(&user.id, Some(&user.email))
     };
     if ctx.store.verify_email(&hash, &user.id, now).await? {
         tracing::info!(user_id = %user.id, "email verified");
+        event("sv", "Email verified").record();
         Ok(Verified::Yes {
             result_url: ticket.result_url,
         })
     } else {
+        event("fv", "The verification link was used already").record();
         Ok(Verified::No)
     }
 }

@@ -571,6 +571,34 @@ impl ManagementApiError {
                 "The client does not exist.",
                 "inexistent_client",
             ),
+            ManagementError::UnknownApi(audience) => m(
+                StatusCode::NOT_FOUND,
+                &format!("No resource with identifier {audience}"),
+                "inexistent_resource_server",
+            ),
+            ManagementError::UnknownGrant => m(
+                StatusCode::NOT_FOUND,
+                "The client grant does not exist.",
+                "inexistent_client_grant",
+            ),
+            ManagementError::GrantExists => m(
+                StatusCode::CONFLICT,
+                "client_grant already exists",
+                "client_grant_conflict",
+            ),
+            ManagementError::UnknownRole => m(
+                StatusCode::NOT_FOUND,
+                "The role does not exist.",
+                "inexistent_role",
+            ),
+            ManagementError::UnknownLog => m(
+                StatusCode::NOT_FOUND,
+                "The log event does not exist.",
+                "inexistent_log",
+            ),
+            ManagementError::RoleExists => {
+                m(StatusCode::CONFLICT, "Role name already exists", "conflict")
+            }
             ManagementError::UserExists => m(
                 StatusCode::CONFLICT,
                 "The user already exists.",
@@ -884,6 +912,94 @@ mod tests {
                 "inexistent_job"
             )
         );
+        for (e, status, error, message, code) in [
+            (
+                ManagementError::UnknownUser,
+                404,
+                "Not Found",
+                "The user does not exist.",
+                "inexistent_user",
+            ),
+            (
+                ManagementError::UnknownClient,
+                404,
+                "Not Found",
+                "The client does not exist.",
+                "inexistent_client",
+            ),
+            (
+                ManagementError::UnknownApi("https://x/".into()),
+                404,
+                "Not Found",
+                "No resource with identifier https://x/",
+                "inexistent_resource_server",
+            ),
+            (
+                ManagementError::UnknownGrant,
+                404,
+                "Not Found",
+                "The client grant does not exist.",
+                "inexistent_client_grant",
+            ),
+            (
+                ManagementError::GrantExists,
+                409,
+                "Conflict",
+                "client_grant already exists",
+                "client_grant_conflict",
+            ),
+            (
+                ManagementError::UnknownRole,
+                404,
+                "Not Found",
+                "The role does not exist.",
+                "inexistent_role",
+            ),
+            (
+                ManagementError::UnknownLog,
+                404,
+                "Not Found",
+                "The log event does not exist.",
+                "inexistent_log",
+            ),
+            (
+                ManagementError::RoleExists,
+                409,
+                "Conflict",
+                "Role name already exists",
+                "conflict",
+            ),
+            (
+                ManagementError::UserExists,
+                409,
+                "Conflict",
+                "The user already exists.",
+                "auth0_idp_error",
+            ),
+            (
+                ManagementError::UsernameExists,
+                409,
+                "Conflict",
+                "The username provided is in use already.",
+                "auth0_idp_error",
+            ),
+            (
+                ManagementError::Password("PasswordStrengthError: Password is too weak"),
+                400,
+                "Bad Request",
+                "PasswordStrengthError: Password is too weak",
+                "invalid_password",
+            ),
+            (
+                ManagementError::Query("bad".into()),
+                400,
+                "Bad Request",
+                "bad",
+                "invalid_query_string",
+            ),
+        ] {
+            assert_eq!(body(e).1, env(status, error, message, code));
+        }
         let too_large = body(ManagementError::TooLarge).1;
         assert_eq!(
             (

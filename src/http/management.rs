@@ -26,7 +26,7 @@ pub(super) fn invalid(message: impl Into<String>) -> ManagementApiError {
     ManagementApiError(ManagementError::Invalid(message.into()))
 }
 
-fn query_error(message: impl Into<String>) -> ManagementApiError {
+pub(super) fn query_error(message: impl Into<String>) -> ManagementApiError {
     ManagementApiError(ManagementError::Query(message.into()))
 }
 
@@ -38,7 +38,9 @@ pub(super) fn no_store(mut r: Response) -> Response {
 }
 
 /// A JSON object body; a body over the limit (chunked) answers 413 in this envelope.
-fn object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ManagementApiError> {
+pub(super) fn object(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Map<String, Value>, ManagementApiError> {
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ManagementApiError(ManagementError::TooLarge)
@@ -73,10 +75,10 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// Typed reads of a body's properties, refusing unknown ones.
-struct Body(Map<String, Value>);
+pub(super) struct Body(pub(super) Map<String, Value>);
 
 impl Body {
-    fn only(self, known: &[&str]) -> Result<Self, ManagementApiError> {
+    pub(super) fn only(self, known: &[&str]) -> Result<Self, ManagementApiError> {
         if let Some(k) = self.0.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(invalid(format!(
                 "Payload validation error: 'Additional properties not allowed: {k}'."
@@ -92,7 +94,7 @@ impl Body {
         ))
     }
 
-    fn string(&self, k: &str) -> Result<Option<String>, ManagementApiError> {
+    pub(super) fn string(&self, k: &str) -> Result<Option<String>, ManagementApiError> {
         match self.0.get(k) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -101,7 +103,7 @@ impl Body {
     }
 
     /// A string that `null` clears: `Some(None)`.
-    fn clearable(&self, k: &str) -> Result<Option<Option<String>>, ManagementApiError> {
+    pub(super) fn clearable(&self, k: &str) -> Result<Option<Option<String>>, ManagementApiError> {
         match self.0.get(k) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -110,7 +112,7 @@ impl Body {
         }
     }
 
-    fn boolean(&self, k: &str) -> Result<Option<bool>, ManagementApiError> {
+    pub(super) fn boolean(&self, k: &str) -> Result<Option<bool>, ManagementApiError> {
         match self.0.get(k) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -126,7 +128,23 @@ impl Body {
         }
     }
 
-    fn required(&self, k: &str) -> Result<String, ManagementApiError> {
+    /// An array of strings.
+    pub(super) fn strings(&self, k: &str) -> Result<Option<Vec<String>>, ManagementApiError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(Self::wrong(k, "string", other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(Self::wrong(k, "array", v)),
+        }
+    }
+
+    pub(super) fn required(&self, k: &str) -> Result<String, ManagementApiError> {
         self.string(k)?.filter(|s| !s.is_empty()).ok_or_else(|| {
             invalid(format!(
                 "Payload validation error: 'Missing required property: {k}'."
@@ -263,9 +281,9 @@ pub async fn patch_user(
 }
 
 /// A query string's parameters (the last value of a repeated one).
-struct Params(HashMap<String, String>);
+pub(super) struct Params(HashMap<String, String>);
 
-fn params(raw: RawQuery) -> Result<Params, ManagementApiError> {
+pub(super) fn params(raw: RawQuery) -> Result<Params, ManagementApiError> {
     let mut out = HashMap::new();
     if let Some(q) = raw.0 {
         for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -276,11 +294,11 @@ fn params(raw: RawQuery) -> Result<Params, ManagementApiError> {
 }
 
 impl Params {
-    fn get(&self, k: &str) -> Option<&str> {
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
 
-    fn boolean(&self, k: &str, default: bool) -> Result<bool, ManagementApiError> {
+    pub(super) fn boolean(&self, k: &str, default: bool) -> Result<bool, ManagementApiError> {
         match self.get(k) {
             None | Some("") => Ok(default),
             Some("true") => Ok(true),
@@ -291,7 +309,7 @@ impl Params {
         }
     }
 
-    fn number(&self, k: &str, default: i64) -> Result<i64, ManagementApiError> {
+    pub(super) fn number(&self, k: &str, default: i64) -> Result<i64, ManagementApiError> {
         match self.get(k) {
             None | Some("") => Ok(default),
             Some(v) => v.parse::<u32>().map(i64::from).map_err(|_| {
@@ -304,7 +322,7 @@ impl Params {
 }
 
 /// `fields`/`include_fields` on one object.
-fn project(v: Value, q: &Params) -> Result<Value, ManagementApiError> {
+pub(super) fn project(v: Value, q: &Params) -> Result<Value, ManagementApiError> {
     let include = q.boolean("include_fields", true)?;
     let Some(fields) = q.get("fields").filter(|f| !f.is_empty()) else {
         return Ok(v);
@@ -591,7 +609,7 @@ pub async fn unblock_user(
 }
 
 impl Params {
-    fn page(&self) -> Result<Page, ManagementApiError> {
+    pub(super) fn page(&self) -> Result<Page, ManagementApiError> {
         let per_page = match self.get("per_page") {
             None | Some("") => None,
             Some(_) => Some(self.number("per_page", 0)?),
@@ -675,20 +693,12 @@ pub async fn get_connection(
     Ok(no_store(axum::Json(project(c, &q)?).into_response()))
 }
 
-/// `GET /api/v2/client-grants`.
-pub async fn list_client_grants(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: RawQuery,
-) -> Result<Response, ManagementApiError> {
-    let q = params(raw)?;
-    let page = q.page()?;
-    let body = manage_tenant::client_grants(&state.services, input::bearer(&headers), page).await?;
-    Ok(no_store(axum::Json(body).into_response()))
-}
-
 /// `fields` on each item of a list, bare or inside its named array.
-fn project_list(body: Value, plural: &str, q: &Params) -> Result<Value, ManagementApiError> {
+pub(super) fn project_list(
+    body: Value,
+    plural: &str,
+    q: &Params,
+) -> Result<Value, ManagementApiError> {
     let each = |items: Vec<Value>| -> Result<Vec<Value>, ManagementApiError> {
         items.into_iter().map(|v| project(v, q)).collect()
     };

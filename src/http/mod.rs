@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, middleware (request ids, tracing, CORS, limits, timeouts), the typed
 //! inputs handlers read, and the envelopes they answer in. One module per API family.
 
+pub mod audit;
 pub mod authorize;
 pub mod body;
 pub mod change_password;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod input;
 pub mod jobs;
 pub mod limit;
+pub mod manage_access;
 pub mod management;
 pub mod oauth;
 pub mod pages;
@@ -23,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{BoxError, Json, Router};
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -256,7 +258,40 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/api/v2/clients/{id}", get(management::get_client))
         .route("/api/v2/connections", get(management::list_connections))
         .route("/api/v2/connections/{id}", get(management::get_connection))
-        .route("/api/v2/client-grants", get(management::list_client_grants))
+        .route(
+            "/api/v2/client-grants",
+            get(manage_access::list_client_grants).post(manage_access::create_client_grant),
+        )
+        .route(
+            "/api/v2/client-grants/{id}",
+            patch(manage_access::update_client_grant).delete(manage_access::delete_client_grant),
+        )
+        .route(
+            "/api/v2/roles",
+            get(manage_access::list_roles).post(manage_access::create_role),
+        )
+        .route(
+            "/api/v2/roles/{id}",
+            get(manage_access::get_role)
+                .patch(manage_access::update_role)
+                .delete(manage_access::delete_role),
+        )
+        .route(
+            "/api/v2/roles/{id}/users",
+            get(manage_access::role_users).post(manage_access::assign_role_users),
+        )
+        .route(
+            "/api/v2/users/{id}/roles",
+            get(manage_access::user_roles)
+                .post(manage_access::give_user_roles)
+                .delete(manage_access::take_user_roles),
+        )
+        .route(
+            "/api/v2/users/{id}/logs",
+            get(manage_access::user_log_events),
+        )
+        .route("/api/v2/logs", get(manage_access::list_log_events))
+        .route("/api/v2/logs/{id}", get(manage_access::get_log_event))
         .route(
             "/api/v2/user-blocks",
             get(management::blocks_by_identifier).delete(management::unblock_identifier),
@@ -307,6 +342,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate::limit_management,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::around,
         ))
         .with_state(state);
     routes

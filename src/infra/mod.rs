@@ -2,6 +2,7 @@
 //! its key cache, signing-key generation and sealing, clocks, TLS set-up, and SMTP delivery.
 
 pub mod clock;
+pub mod event_log;
 pub mod foreign_hash;
 pub mod hasher;
 pub mod jws;

@@ -24,26 +24,34 @@ pub(super) enum SearchDialect {
 }
 
 #[derive(Debug, Clone)]
-enum Arg {
+pub(super) enum Arg {
     Text(String),
     Int(i64),
     Bool(bool),
 }
 
 /// A WHERE clause being built, with its arguments.
-struct Sql {
-    dialect: SearchDialect,
-    text: String,
-    args: Vec<Arg>,
+pub(super) struct Sql {
+    pub(super) dialect: SearchDialect,
+    pub(super) text: String,
+    pub(super) args: Vec<Arg>,
 }
 
 impl Sql {
-    fn param(&mut self, a: Arg) -> String {
+    pub(super) fn new(dialect: SearchDialect) -> Self {
+        Self {
+            dialect,
+            text: String::new(),
+            args: Vec::new(),
+        }
+    }
+
+    pub(super) fn param(&mut self, a: Arg) -> String {
         self.args.push(a);
         format!("${}", self.args.len())
     }
 
-    fn query(&mut self, q: &Query) {
+    pub(super) fn query(&mut self, q: &Query) {
         match q {
             Query::And(parts) | Query::Or(parts) => {
                 let op = if matches!(q, Query::And(_)) {
@@ -194,9 +202,9 @@ fn push_glob_literal(out: &mut String, c: char) {
     }
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-fn bind_all<'q>(mut q: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
+pub(super) fn bind_all<'q>(mut q: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
     for a in args {
         q = match a {
             Arg::Text(s) => q.bind(s.clone()),

@@ -97,9 +97,10 @@ impl SqlStore {
             .await
             .map_err(backend)?;
         }
-        // The file's clients get exactly the file's grants.
+        // The file's clients get exactly the file's grants, besides those made through the
+        // Management API; where both name one client and audience, the file's wins.
         for c in &tenant.clients {
-            sqlx::query("DELETE FROM client_grants WHERE client_id = $1")
+            sqlx::query("DELETE FROM client_grants WHERE client_id = $1 AND origin = 'file'")
                 .bind(&c.client_id)
                 .execute(&mut **tx)
                 .await
@@ -107,8 +108,9 @@ impl SqlStore {
         }
         for g in &tenant.client_grants {
             sqlx::query(
-                "INSERT INTO client_grants (client_id, audience, scope) VALUES ($1, $2, $3) \
-                 ON CONFLICT (client_id, audience) DO UPDATE SET scope = excluded.scope",
+                "INSERT INTO client_grants (client_id, audience, scope, origin) \
+                 VALUES ($1, $2, $3, 'file') ON CONFLICT (client_id, audience) DO UPDATE SET \
+                 scope = excluded.scope, origin = 'file'",
             )
             .bind(&g.client_id)
             .bind(&g.audience)
@@ -284,6 +286,50 @@ impl TenantStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn insert_client_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
+        let _gate = self.writer().await?;
+        sqlx::query(
+            "INSERT INTO client_grants (client_id, audience, scope, origin) \
+             VALUES ($1, $2, $3, 'api')",
+        )
+        .bind(&grant.client_id)
+        .bind(&grant.audience)
+        .bind(serde_json::to_string(&grant.scope).map_err(corrupt)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        self.forget_config();
+        Ok(())
+    }
+
+    async fn update_client_grant(&self, grant: &ClientGrant) -> Result<bool, StoreError> {
+        let _gate = self.writer().await?;
+        let changed = sqlx::query(
+            "UPDATE client_grants SET scope = $3 WHERE client_id = $1 AND audience = $2",
+        )
+        .bind(&grant.client_id)
+        .bind(&grant.audience)
+        .bind(serde_json::to_string(&grant.scope).map_err(corrupt)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        self.forget_config();
+        Ok(changed > 0)
+    }
+
+    async fn delete_client_grant(&self, client_id: &str, audience: &str) -> Result<(), StoreError> {
+        let _gate = self.writer().await?;
+        sqlx::query("DELETE FROM client_grants WHERE client_id = $1 AND audience = $2")
+            .bind(client_id)
+            .bind(audience)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        self.forget_config();
+        Ok(())
     }
 
     async fn origin_known(&self, origin: &str) -> Result<bool, StoreError> {

@@ -59,7 +59,7 @@ clients:
 client_grants:
   - client_id: Admin
     audience: management
-    scope: [read:users, create:users, update:users, delete:users, create:user_tickets, read:clients, read:connections, read:client_grants, read:emails]
+    scope: [read:users, create:users, update:users, delete:users, create:user_tickets, read:clients, read:connections, read:client_grants, create:client_grants, update:client_grants, delete:client_grants, read:roles, create:roles, update:roles, delete:roles, read:logs, read:logs_users, read:emails]
   - client_id: Limited
     audience: management
     scope: [read:users, create:users, read:emails]

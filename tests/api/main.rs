@@ -7,6 +7,7 @@ mod hardening;
 mod helpers;
 mod keys;
 mod management;
+mod management_access;
 mod migration;
 mod processes;
 mod signup;

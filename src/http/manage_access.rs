@@ -1,0 +1,373 @@
+//! `/api/v2` client grants (read and written), roles and their holders, a user's roles, and
+//! the tenant log: bodies and query strings parsed into the domain's typed inputs with the
+//! Management edge's readers, answered in its envelope.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use super::error::ManagementApiError;
+use super::input;
+use super::management::{Body, Params, invalid, no_store, object, params, project, project_list};
+use crate::domain::management::authorize_any;
+use crate::domain::{manage_logs, manage_roles, manage_tenant};
+
+fn ok(v: serde_json::Value) -> Response {
+    no_store(axum::Json(v).into_response())
+}
+
+/// The token first: an unauthorized caller learns nothing about its body.
+async fn body_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    scopes: &'static [&'static str],
+    body: Result<Bytes, BytesRejection>,
+    known: &[&str],
+) -> Result<Body, ManagementApiError> {
+    authorize_any(&state.services, input::bearer(headers), scopes).await?;
+    Body(object(body)?).only(known)
+}
+
+fn required_list(b: &Body, k: &str) -> Result<Vec<String>, ManagementApiError> {
+    b.strings(k)?.ok_or_else(|| {
+        invalid(format!(
+            "Payload validation error: 'Missing required property: {k}'."
+        ))
+    })
+}
+
+// ---- client grants ----
+
+/// `GET /api/v2/client-grants?client_id=&audience=`.
+pub async fn list_client_grants(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let filter = manage_tenant::GrantFilter {
+        client_id: q
+            .get("client_id")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        audience: q
+            .get("audience")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    };
+    let body =
+        manage_tenant::client_grants(&state.services, input::bearer(&headers), &filter, q.page()?)
+            .await?;
+    Ok(ok(project_list(body, "client_grants", &q)?))
+}
+
+/// `POST /api/v2/client-grants`: 201.
+pub async fn create_client_grant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(
+        &state,
+        &headers,
+        manage_tenant::CREATE_CLIENT_GRANTS,
+        body,
+        &["client_id", "audience", "scope"],
+    )
+    .await?;
+    let g = manage_tenant::create_client_grant(
+        &state.services,
+        input::bearer(&headers),
+        &b.required("client_id")?,
+        &b.required("audience")?,
+        required_list(&b, "scope")?,
+    )
+    .await?;
+    Ok(no_store(
+        (StatusCode::CREATED, axum::Json(g)).into_response(),
+    ))
+}
+
+/// `PATCH /api/v2/client-grants/{id}`: `{scope}`.
+pub async fn update_client_grant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(
+        &state,
+        &headers,
+        manage_tenant::UPDATE_CLIENT_GRANTS,
+        body,
+        &["scope"],
+    )
+    .await?;
+    let g = manage_tenant::update_client_grant(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        b.strings("scope")?,
+    )
+    .await?;
+    Ok(ok(g))
+}
+
+/// `DELETE /api/v2/client-grants/{id}`: 204.
+pub async fn delete_client_grant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ManagementApiError> {
+    manage_tenant::delete_client_grant(&state.services, input::bearer(&headers), &id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+// ---- roles ----
+
+/// `GET /api/v2/roles?name_filter=`.
+pub async fn list_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let body = manage_roles::list(
+        &state.services,
+        input::bearer(&headers),
+        q.get("name_filter").filter(|s| !s.is_empty()),
+        q.page()?,
+    )
+    .await?;
+    Ok(ok(project_list(body, "roles", &q)?))
+}
+
+/// `POST /api/v2/roles`: 200 with the role, as Auth0 answers.
+pub async fn create_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(
+        &state,
+        &headers,
+        manage_roles::CREATE,
+        body,
+        &["name", "description"],
+    )
+    .await?;
+    let r = manage_roles::create(
+        &state.services,
+        input::bearer(&headers),
+        b.required("name")?,
+        b.string("description")?,
+    )
+    .await?;
+    Ok(ok(r))
+}
+
+pub async fn get_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let r = manage_roles::get(&state.services, input::bearer(&headers), &id).await?;
+    Ok(ok(project(r, &q)?))
+}
+
+/// `PATCH /api/v2/roles/{id}`: `{name?, description?}`.
+pub async fn update_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(
+        &state,
+        &headers,
+        manage_roles::UPDATE,
+        body,
+        &["name", "description"],
+    )
+    .await?;
+    let name = match b.string("name")? {
+        Some(n) if n.is_empty() => {
+            return Err(invalid(
+                "Payload validation error: 'String is too short (0 chars), minimum 1' on property name.",
+            ));
+        }
+        n => n,
+    };
+    let r = manage_roles::update(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        name,
+        b.clearable("description")?,
+    )
+    .await?;
+    Ok(ok(r))
+}
+
+/// `DELETE /api/v2/roles/{id}`: 200 `{}`.
+pub async fn delete_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ManagementApiError> {
+    manage_roles::delete(&state.services, input::bearer(&headers), &id).await?;
+    Ok(ok(json!({})))
+}
+
+/// `GET /api/v2/roles/{id}/users`.
+pub async fn role_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let body =
+        manage_roles::members(&state.services, input::bearer(&headers), &id, q.page()?).await?;
+    Ok(ok(project_list(body, "users", &q)?))
+}
+
+/// `POST /api/v2/roles/{id}/users`: `{users:[…]}`, 200.
+pub async fn assign_role_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(&state, &headers, manage_roles::ASSIGN, body, &["users"]).await?;
+    manage_roles::assign_users(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        required_list(&b, "users")?,
+    )
+    .await?;
+    Ok(no_store(StatusCode::OK.into_response()))
+}
+
+/// `GET /api/v2/users/{id}/roles`.
+pub async fn user_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let body =
+        manage_roles::of_user(&state.services, input::bearer(&headers), &id, q.page()?).await?;
+    Ok(ok(project_list(body, "roles", &q)?))
+}
+
+/// `POST /api/v2/users/{id}/roles`: `{roles:[…]}`, 204.
+pub async fn give_user_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(&state, &headers, manage_roles::ASSIGN, body, &["roles"]).await?;
+    manage_roles::give(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        required_list(&b, "roles")?,
+    )
+    .await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `DELETE /api/v2/users/{id}/roles`: `{roles:[…]}`, 204.
+pub async fn take_user_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ManagementApiError> {
+    let b = body_for(&state, &headers, manage_roles::TAKE, body, &["roles"]).await?;
+    manage_roles::take(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        required_list(&b, "roles")?,
+    )
+    .await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+// ---- logs ----
+
+fn list_logs(q: &Params) -> Result<manage_logs::ListLogs, ManagementApiError> {
+    let page = q.page()?;
+    let take = match q.get("take") {
+        None | Some("") => None,
+        Some(_) => Some(q.number("take", 0)?),
+    };
+    let oldest_first = match q.get("sort").filter(|s| !s.is_empty()) {
+        Some(s) => manage_logs::oldest_first(s)?,
+        None => false,
+    };
+    Ok(manage_logs::ListLogs {
+        q: q.get("q").or_else(|| q.get("search")).map(str::to_owned),
+        oldest_first,
+        page: page.page,
+        per_page: page.per_page,
+        include_totals: page.include_totals,
+        from: q.get("from").filter(|s| !s.is_empty()).map(str::to_owned),
+        take,
+    })
+}
+
+/// `GET /api/v2/logs`.
+pub async fn list_log_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    authorize_any(&state.services, input::bearer(&headers), manage_logs::READ).await?;
+    let l = list_logs(&q)?;
+    let body = manage_logs::list(&state.services, input::bearer(&headers), &l).await?;
+    Ok(ok(project_list(body, "logs", &q)?))
+}
+
+/// `GET /api/v2/logs/{id}`.
+pub async fn get_log_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    let e = manage_logs::get(&state.services, input::bearer(&headers), &id).await?;
+    Ok(ok(project(e, &q)?))
+}
+
+/// `GET /api/v2/users/{id}/logs`.
+pub async fn user_log_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: RawQuery,
+) -> Result<Response, ManagementApiError> {
+    let q = params(raw)?;
+    authorize_any(
+        &state.services,
+        input::bearer(&headers),
+        manage_logs::READ_USER,
+    )
+    .await?;
+    let l = list_logs(&q)?;
+    let body = manage_logs::of_user(&state.services, input::bearer(&headers), &id, &l).await?;
+    Ok(ok(project_list(body, "logs", &q)?))
+}

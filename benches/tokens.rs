@@ -30,6 +30,7 @@ use super::{Opts, database_url, engine_work, median, ms, raw_rate};
 pub(super) const TENANT: &str = "
 tenant:
   default_directory: db
+  indexed_app_metadata: [plan]
 clients:
   - name: Bench
     client_id: bench-client

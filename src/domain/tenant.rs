@@ -51,6 +51,23 @@ pub struct TenantSettings {
     /// settings).
     #[serde(default, skip_serializing_if = "Emails::is_empty")]
     pub emails: Emails,
+    /// `app_metadata` paths (`plan`, `org.id`) that user searches find through an index: the
+    /// store creates an expression index for each at start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexed_app_metadata: Vec<String>,
+}
+
+/// Most indexed `app_metadata` paths (each index costs every user write).
+pub const MAX_INDEXED_PATHS: usize = 8;
+
+/// Whether `path` may be indexed: dot-separated names of letters, digits and `_`, which the
+/// store may then write into the index's SQL as they are.
+pub fn indexable_path(path: &str) -> bool {
+    path.len() <= 64
+        && path.split('.').count() <= 4
+        && path.split('.').all(|seg| {
+            !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// The tenant file's `emails:` (Auth0's email templates, deploy-cli's names).
@@ -123,8 +140,23 @@ impl TenantSettings {
         )
     }
 
-    /// Checks branding and lifetimes; used when a tenant file is loaded.
+    /// Checks branding, lifetimes and indexed paths; used when a tenant file is loaded.
     pub fn validate(&self) -> Result<(), String> {
+        if self.indexed_app_metadata.len() > MAX_INDEXED_PATHS {
+            return Err(format!(
+                "tenant.indexed_app_metadata lists at most {MAX_INDEXED_PATHS} paths"
+            ));
+        }
+        if let Some(p) = self
+            .indexed_app_metadata
+            .iter()
+            .find(|p| !indexable_path(p))
+        {
+            return Err(format!(
+                "tenant.indexed_app_metadata: {p:?} is not a path of names (letters, digits, _) \
+                 joined by dots, at most 4 deep"
+            ));
+        }
         for (name, value) in [
             ("primary_color", &self.primary_color),
             ("page_background", &self.page_background),

@@ -250,6 +250,15 @@ pub async fn reset_post(
 }
 
 /// `GET /api/v2/emails?to=`: the outbox, for a management token with `read:emails`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/emails",
+    tag = "emails",
+    summary = "The outbox (latchkey's own)",
+    params(crate::http::openapi::OutboxFilter),
+    responses((status = 200, description = "Emails"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:emails"]))
+)]
 pub async fn emails_handler(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

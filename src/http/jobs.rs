@@ -25,6 +25,15 @@ fn missing(property: &str) -> ManagementApiError {
 }
 
 /// `POST /api/v2/jobs/users-imports`: 202 with the pending job.
+#[utoipa::path(
+    post,
+    path = "/api/v2/jobs/users-imports",
+    tag = "jobs",
+    summary = "Import users (multipart: users, connection_id, upsert, external_id, send_completion_email)",
+    request_body(content_type = "multipart/form-data", description = "users: the file (JSON array or JSON lines); connection_id; upsert; external_id; send_completion_email"),
+    responses((status = 202, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:users", "create:users_imports"]))
+)]
 pub async fn users_imports(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -109,6 +118,15 @@ pub async fn users_imports(
 
 /// `POST /api/v2/jobs/users-exports` `{connection_id?, format?, fields?, limit?}`: 200 with
 /// the pending job (migration.md; Auth0 itself answers 201).
+#[utoipa::path(
+    post,
+    path = "/api/v2/jobs/users-exports",
+    tag = "jobs",
+    summary = "Export users (JSON lines or CSV, gzipped)",
+    request_body = crate::http::openapi::UsersExportBody,
+    responses((status = 201, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn users_exports(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -140,8 +158,8 @@ pub async fn users_exports(
             "Payload validation error: 'Expected type object but found type array'.",
         ));
     };
-    let known = ["connection_id", "format", "fields", "limit"];
-    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+    let known = crate::http::openapi::properties::<crate::http::openapi::UsersExportBody>();
+    if let Some(k) = obj.keys().find(|k| !known.contains(k)) {
         return Err(invalid(format!(
             "Payload validation error: 'Additional properties not allowed: {k}'."
         )));
@@ -190,6 +208,15 @@ pub async fn users_exports(
 }
 
 /// `GET /api/v2/jobs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/jobs/{id}",
+    tag = "jobs",
+    summary = "A job's status",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users", "create:users", "create:users_imports"]))
+)]
 pub async fn job(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -200,6 +227,15 @@ pub async fn job(
 }
 
 /// `GET /api/v2/jobs/{id}/errors`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/jobs/{id}/errors",
+    tag = "jobs",
+    summary = "An import's refused records",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Errors"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users", "create:users", "create:users_imports"]))
+)]
 pub async fn job_errors(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -210,6 +246,15 @@ pub async fn job_errors(
 }
 
 /// `GET /api/v2/jobs/{id}/download`: the export's gzipped file.
+#[utoipa::path(
+    get,
+    path = "/api/v2/jobs/{id}/download",
+    tag = "jobs",
+    summary = "An export's file",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The gzipped file"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn download(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::error::ManagementApiError;
 use super::input;
 use super::management::{Body, Params, invalid, no_store, object, params, project, project_list};
+use super::{AppState, openapi};
 use crate::domain::management::authorize_any;
 use crate::domain::{manage_logs, manage_roles, manage_tenant};
 
@@ -21,15 +21,14 @@ fn ok(v: serde_json::Value) -> Response {
 }
 
 /// The token first: an unauthorized caller learns nothing about its body.
-async fn body_for(
+async fn body_for<T: utoipa::ToSchema>(
     state: &AppState,
     headers: &HeaderMap,
     scopes: &'static [&'static str],
     body: Result<Bytes, BytesRejection>,
-    known: &[&str],
 ) -> Result<Body, ManagementApiError> {
     authorize_any(&state.services, input::bearer(headers), scopes).await?;
-    Body(object(body)?).only(known)
+    Body(object(body)?).accepting::<T>()
 }
 
 fn required_list(b: &Body, k: &str) -> Result<Vec<String>, ManagementApiError> {
@@ -43,6 +42,15 @@ fn required_list(b: &Body, k: &str) -> Result<Vec<String>, ManagementApiError> {
 // ---- client grants ----
 
 /// `GET /api/v2/client-grants?client_id=&audience=`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/client-grants",
+    tag = "client-grants",
+    summary = "List client grants",
+    params(crate::http::openapi::PageParams, crate::http::openapi::GrantFilter, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Client grants"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:client_grants"]))
+)]
 pub async fn list_client_grants(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -66,17 +74,25 @@ pub async fn list_client_grants(
 }
 
 /// `POST /api/v2/client-grants`: 201.
+#[utoipa::path(
+    post,
+    path = "/api/v2/client-grants",
+    tag = "client-grants",
+    summary = "Create a client grant",
+    request_body = crate::http::openapi::CreateClientGrantBody,
+    responses((status = 201, description = "The grant", body = crate::http::openapi::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown client or API", body = crate::http::openapi::ErrorBody), (status = 409, description = "The client has a grant for this audience", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:client_grants"]))
+)]
 pub async fn create_client_grant(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(
+    let b = body_for::<openapi::CreateClientGrantBody>(
         &state,
         &headers,
         manage_tenant::CREATE_CLIENT_GRANTS,
         body,
-        &["client_id", "audience", "scope"],
     )
     .await?;
     let g = manage_tenant::create_client_grant(
@@ -93,18 +109,27 @@ pub async fn create_client_grant(
 }
 
 /// `PATCH /api/v2/client-grants/{id}`: `{scope}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/client-grants/{id}",
+    tag = "client-grants",
+    summary = "Replace a grant's scopes",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::PatchClientGrantBody,
+    responses((status = 200, description = "The grant", body = crate::http::openapi::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:client_grants"]))
+)]
 pub async fn update_client_grant(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(
+    let b = body_for::<openapi::PatchClientGrantBody>(
         &state,
         &headers,
         manage_tenant::UPDATE_CLIENT_GRANTS,
         body,
-        &["scope"],
     )
     .await?;
     let g = manage_tenant::update_client_grant(
@@ -118,6 +143,15 @@ pub async fn update_client_grant(
 }
 
 /// `DELETE /api/v2/client-grants/{id}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/client-grants/{id}",
+    tag = "client-grants",
+    summary = "Delete a client grant",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["delete:client_grants"]))
+)]
 pub async fn delete_client_grant(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -130,6 +164,15 @@ pub async fn delete_client_grant(
 // ---- roles ----
 
 /// `GET /api/v2/roles?name_filter=`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/roles",
+    tag = "roles",
+    summary = "List roles",
+    params(crate::http::openapi::PageParams, crate::http::openapi::RoleFilter, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:roles"]))
+)]
 pub async fn list_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -147,19 +190,21 @@ pub async fn list_roles(
 }
 
 /// `POST /api/v2/roles`: 200 with the role, as Auth0 answers.
+#[utoipa::path(
+    post,
+    path = "/api/v2/roles",
+    tag = "roles",
+    summary = "Create a role",
+    request_body = crate::http::openapi::RoleBody,
+    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:roles"]))
+)]
 pub async fn create_role(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(
-        &state,
-        &headers,
-        manage_roles::CREATE,
-        body,
-        &["name", "description"],
-    )
-    .await?;
+    let b = body_for::<openapi::RoleBody>(&state, &headers, manage_roles::CREATE, body).await?;
     let r = manage_roles::create(
         &state.services,
         input::bearer(&headers),
@@ -170,6 +215,15 @@ pub async fn create_role(
     Ok(ok(r))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v2/roles/{id}",
+    tag = "roles",
+    summary = "Get a role",
+    params(("id" = String, Path), crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:roles"]))
+)]
 pub async fn get_role(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -182,20 +236,23 @@ pub async fn get_role(
 }
 
 /// `PATCH /api/v2/roles/{id}`: `{name?, description?}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/roles/{id}",
+    tag = "roles",
+    summary = "Rename or redescribe a role",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::RoleBody,
+    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:roles"]))
+)]
 pub async fn update_role(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(
-        &state,
-        &headers,
-        manage_roles::UPDATE,
-        body,
-        &["name", "description"],
-    )
-    .await?;
+    let b = body_for::<openapi::RoleBody>(&state, &headers, manage_roles::UPDATE, body).await?;
     let name = match b.string("name")? {
         Some(n) if n.is_empty() => {
             return Err(invalid(
@@ -216,6 +273,15 @@ pub async fn update_role(
 }
 
 /// `DELETE /api/v2/roles/{id}`: 200 `{}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/roles/{id}",
+    tag = "roles",
+    summary = "Delete a role (its holders lose it)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "{}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["delete:roles"]))
+)]
 pub async fn delete_role(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,6 +292,15 @@ pub async fn delete_role(
 }
 
 /// `GET /api/v2/roles/{id}/users`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/roles/{id}/users",
+    tag = "roles",
+    summary = "The holders of a role",
+    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "{user_id,email,picture,name} each"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users", "read:role_members"]))
+)]
 pub async fn role_users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -239,13 +314,24 @@ pub async fn role_users(
 }
 
 /// `POST /api/v2/roles/{id}/users`: `{users:[…]}`, 200.
+#[utoipa::path(
+    post,
+    path = "/api/v2/roles/{id}/users",
+    tag = "roles",
+    summary = "Give users a role",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::RoleUsersBody,
+    responses((status = 200, description = "Given (no body)"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown role or user", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users", "create:role_members"]))
+)]
 pub async fn assign_role_users(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(&state, &headers, manage_roles::ASSIGN, body, &["users"]).await?;
+    let b =
+        body_for::<openapi::RoleUsersBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
     manage_roles::assign_users(
         &state.services,
         input::bearer(&headers),
@@ -257,6 +343,15 @@ pub async fn assign_role_users(
 }
 
 /// `GET /api/v2/users/{id}/roles`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users/{id}/roles",
+    tag = "users",
+    summary = "A user's roles",
+    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users", "read:roles"]))
+)]
 pub async fn user_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -270,13 +365,24 @@ pub async fn user_roles(
 }
 
 /// `POST /api/v2/users/{id}/roles`: `{roles:[…]}`, 204.
+#[utoipa::path(
+    post,
+    path = "/api/v2/users/{id}/roles",
+    tag = "users",
+    summary = "Give a user roles",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::UserRolesBody,
+    responses((status = 204, description = "Given"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown user or role", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users", "create:role_members"]))
+)]
 pub async fn give_user_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(&state, &headers, manage_roles::ASSIGN, body, &["roles"]).await?;
+    let b =
+        body_for::<openapi::UserRolesBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
     manage_roles::give(
         &state.services,
         input::bearer(&headers),
@@ -288,13 +394,23 @@ pub async fn give_user_roles(
 }
 
 /// `DELETE /api/v2/users/{id}/roles`: `{roles:[…]}`, 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/users/{id}/roles",
+    tag = "users",
+    summary = "Take roles from a user",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::UserRolesBody,
+    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users", "delete:role_members"]))
+)]
 pub async fn take_user_roles(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for(&state, &headers, manage_roles::TAKE, body, &["roles"]).await?;
+    let b = body_for::<openapi::UserRolesBody>(&state, &headers, manage_roles::TAKE, body).await?;
     manage_roles::take(
         &state.services,
         input::bearer(&headers),
@@ -329,6 +445,15 @@ fn list_logs(q: &Params) -> Result<manage_logs::ListLogs, ManagementApiError> {
 }
 
 /// `GET /api/v2/logs`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/logs",
+    tag = "logs",
+    summary = "Search the tenant log",
+    params(crate::http::openapi::PageParams, crate::http::openapi::LogParams, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Events: an array, or {start,limit,length,total,logs}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:logs"]))
+)]
 pub async fn list_log_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -342,6 +467,15 @@ pub async fn list_log_events(
 }
 
 /// `GET /api/v2/logs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/logs/{id}",
+    tag = "logs",
+    summary = "One log event",
+    params(("id" = String, Path), crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "The event", body = crate::http::openapi::LogEventView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The event does not exist or is past the retention", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:logs"]))
+)]
 pub async fn get_log_event(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -354,6 +488,15 @@ pub async fn get_log_event(
 }
 
 /// `GET /api/v2/users/{id}/logs`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users/{id}/logs",
+    tag = "users",
+    summary = "A user's log events",
+    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Events"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:logs", "read:logs_users"]))
+)]
 pub async fn user_log_events(
     State(state): State<AppState>,
     headers: HeaderMap,

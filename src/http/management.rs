@@ -78,8 +78,10 @@ fn type_name(v: &Value) -> &'static str {
 pub(super) struct Body(pub(super) Map<String, Value>);
 
 impl Body {
-    pub(super) fn only(self, known: &[&str]) -> Result<Self, ManagementApiError> {
-        if let Some(k) = self.0.keys().find(|k| !known.contains(&k.as_str())) {
+    /// Refuses properties `T`, the body's schema in the OpenAPI document, does not declare.
+    pub(super) fn accepting<T: utoipa::ToSchema>(self) -> Result<Self, ManagementApiError> {
+        let known = super::openapi::properties::<T>();
+        if let Some(k) = self.0.keys().find(|k| !known.contains(k)) {
             return Err(invalid(format!(
                 "Payload validation error: 'Additional properties not allowed: {k}'."
             )));
@@ -156,6 +158,15 @@ impl Body {
 const PROFILE: [&str; 5] = ["given_name", "family_name", "name", "nickname", "picture"];
 
 /// `POST /api/v2/users`: 201 with the user.
+#[utoipa::path(
+    post,
+    path = "/api/v2/users",
+    tag = "users",
+    summary = "Create a user",
+    request_body = crate::http::openapi::CreateUserBody,
+    responses((status = 201, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 409, description = "The user already exists", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:users"]))
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -168,25 +179,7 @@ pub async fn create_user(
         manage_users::CREATE,
     )
     .await?;
-    let b = Body(object(body)?).only(&[
-        "connection",
-        "email",
-        "password",
-        "username",
-        "email_verified",
-        "verify_email",
-        "user_metadata",
-        "app_metadata",
-        "blocked",
-        "given_name",
-        "family_name",
-        "name",
-        "nickname",
-        "picture",
-        "user_id",
-        "phone_number",
-        "phone_verified",
-    ])?;
+    let b = Body(object(body)?).accepting::<super::openapi::CreateUserBody>()?;
     if b.0.contains_key("phone_number") || b.0.contains_key("phone_verified") {
         return Err(invalid(
             "Payload validation error: 'phone_number is only for SMS connections'.",
@@ -223,6 +216,16 @@ pub async fn create_user(
 }
 
 /// `PATCH /api/v2/users/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/users/{id}",
+    tag = "users",
+    summary = "Update a user",
+    params(("id" = String, Path)),
+    request_body = crate::http::openapi::PatchUserBody,
+    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody), (status = 409, description = "The email or username is taken", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users", "update:users_app_metadata"]))
+)]
 pub async fn patch_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -235,23 +238,7 @@ pub async fn patch_user(
         manage_users::UPDATE,
     )
     .await?;
-    let b = Body(object(body)?).only(&[
-        "email",
-        "email_verified",
-        "verify_email",
-        "username",
-        "password",
-        "given_name",
-        "family_name",
-        "name",
-        "nickname",
-        "picture",
-        "user_metadata",
-        "app_metadata",
-        "blocked",
-        "connection",
-        "client_id",
-    ])?;
+    let b = Body(object(body)?).accepting::<super::openapi::PatchUserBody>()?;
     let password = match b.string("password")? {
         Some(p) if p.is_empty() => {
             return Err(invalid(
@@ -337,6 +324,15 @@ pub(super) fn project(v: Value, q: &Params) -> Result<Value, ManagementApiError>
 }
 
 /// `GET /api/v2/users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users/{id}",
+    tag = "users",
+    summary = "Get a user",
+    params(("id" = String, Path), crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -349,6 +345,15 @@ pub async fn get_user(
 }
 
 /// `DELETE /api/v2/users/{id}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/users/{id}",
+    tag = "users",
+    summary = "Delete a user (idempotent)",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted, or already gone"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["delete:users"]))
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -359,6 +364,15 @@ pub async fn delete_user(
 }
 
 /// `GET /api/v2/users-by-email?email=`: a bare array.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users-by-email",
+    tag = "users",
+    summary = "Users with an email",
+    params(crate::http::openapi::EmailParam, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "An array of users"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn users_by_email(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -386,6 +400,15 @@ pub async fn users_by_email(
 
 /// `GET /api/v2/users`: a bare array, or with `include_totals=true`
 /// `{start, limit, length, total, users}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/users",
+    tag = "users",
+    summary = "List or search users",
+    params(crate::http::openapi::PageParams, crate::http::openapi::SearchParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Users: an array, or {start,limit,length,total,users}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -447,6 +470,15 @@ fn ttl(b: &Body) -> Result<Option<u64>, ManagementApiError> {
 }
 
 /// `POST /api/v2/tickets/password-change`: 201 `{ticket}`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/tickets/password-change",
+    tag = "tickets",
+    summary = "A single-use password reset link",
+    request_body = crate::http::openapi::PasswordChangeTicketBody,
+    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:user_tickets"]))
+)]
 pub async fn password_change_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -458,17 +490,7 @@ pub async fn password_change_ticket(
         manage_tickets::CREATE_TICKETS,
     )
     .await?;
-    let b = Body(object(body)?).only(&[
-        "user_id",
-        "connection_id",
-        "email",
-        "result_url",
-        "ttl_sec",
-        "mark_email_as_verified",
-        "includeEmailInRedirect",
-        "client_id",
-        "organization_id",
-    ])?;
+    let b = Body(object(body)?).accepting::<super::openapi::PasswordChangeTicketBody>()?;
     b.boolean("includeEmailInRedirect")?;
     b.string("client_id")?;
     let req = TicketRequest {
@@ -486,6 +508,15 @@ pub async fn password_change_ticket(
 }
 
 /// `POST /api/v2/tickets/email-verification`: 201 `{ticket}`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/tickets/email-verification",
+    tag = "tickets",
+    summary = "A single-use email verification link",
+    request_body = crate::http::openapi::EmailVerificationTicketBody,
+    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["create:user_tickets"]))
+)]
 pub async fn email_verification_ticket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -497,15 +528,7 @@ pub async fn email_verification_ticket(
         manage_tickets::CREATE_TICKETS,
     )
     .await?;
-    let b = Body(object(body)?).only(&[
-        "user_id",
-        "result_url",
-        "ttl_sec",
-        "includeEmailInRedirect",
-        "client_id",
-        "organization_id",
-        "identity",
-    ])?;
+    let b = Body(object(body)?).accepting::<super::openapi::EmailVerificationTicketBody>()?;
     b.boolean("includeEmailInRedirect")?;
     b.string("client_id")?;
     let req = TicketRequest {
@@ -522,6 +545,15 @@ pub async fn email_verification_ticket(
 }
 
 /// `POST /api/v2/jobs/verification-email` `{user_id, client_id?}`: 201 with the job.
+#[utoipa::path(
+    post,
+    path = "/api/v2/jobs/verification-email",
+    tag = "jobs",
+    summary = "Send a verification email",
+    request_body = crate::http::openapi::VerificationEmailJobBody,
+    responses((status = 201, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users"]))
+)]
 pub async fn verification_email_job(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -533,7 +565,7 @@ pub async fn verification_email_job(
         &manage_users::UPDATE[..1],
     )
     .await?;
-    let b = Body(object(body)?).only(&["user_id", "client_id", "identity", "organization_id"])?;
+    let b = Body(object(body)?).accepting::<super::openapi::VerificationEmailJobBody>()?;
     b.string("client_id")?;
     let user_id = b.required("user_id")?;
     let job =
@@ -554,6 +586,15 @@ fn identifier(q: &Params) -> Result<String, ManagementApiError> {
 }
 
 /// `GET /api/v2/user-blocks?identifier=`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/user-blocks",
+    tag = "user-blocks",
+    summary = "Brute-force blocks of an identifier",
+    params(crate::http::openapi::IdentifierParam),
+    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn blocks_by_identifier(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -572,6 +613,15 @@ pub async fn blocks_by_identifier(
 }
 
 /// `DELETE /api/v2/user-blocks?identifier=`: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/user-blocks",
+    tag = "user-blocks",
+    summary = "Lift an identifier's blocks",
+    params(crate::http::openapi::IdentifierParam),
+    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users"]))
+)]
 pub async fn unblock_identifier(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -589,6 +639,15 @@ pub async fn unblock_identifier(
 }
 
 /// `GET /api/v2/user-blocks/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/user-blocks/{id}",
+    tag = "user-blocks",
+    summary = "Brute-force blocks of a user",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:users"]))
+)]
 pub async fn blocks_of_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -599,6 +658,15 @@ pub async fn blocks_of_user(
 }
 
 /// `DELETE /api/v2/user-blocks/{id}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/user-blocks/{id}",
+    tag = "user-blocks",
+    summary = "Lift a user's blocks",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["update:users"]))
+)]
 pub async fn unblock_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -623,6 +691,15 @@ impl Params {
 }
 
 /// `GET /api/v2/clients`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/clients",
+    tag = "clients",
+    summary = "List clients (never a secret)",
+    params(crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Clients"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:clients"]))
+)]
 pub async fn list_clients(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -637,6 +714,15 @@ pub async fn list_clients(
 }
 
 /// `GET /api/v2/clients/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/clients/{id}",
+    tag = "clients",
+    summary = "Get a client (never its secret)",
+    params(("id" = String, Path), crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "The client"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The client does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:clients"]))
+)]
 pub async fn get_client(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -649,6 +735,15 @@ pub async fn get_client(
 }
 
 /// `GET /api/v2/connections?name=&strategy=` (offset or `from`/`take` paging).
+#[utoipa::path(
+    get,
+    path = "/api/v2/connections",
+    tag = "connections",
+    summary = "List connections",
+    params(crate::http::openapi::PageParams, crate::http::openapi::CheckpointParams, crate::http::openapi::ConnectionFilter, crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "Connections; with from/take {connections,next}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:connections"]))
+)]
 pub async fn list_connections(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -682,6 +777,15 @@ pub async fn list_connections(
 }
 
 /// `GET /api/v2/connections/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/connections/{id}",
+    tag = "connections",
+    summary = "Get a connection",
+    params(("id" = String, Path), crate::http::openapi::FieldsParams),
+    responses((status = 200, description = "The connection"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The connection does not exist", body = crate::http::openapi::ErrorBody)),
+    security(("management" = ["read:connections"]))
+)]
 pub async fn get_connection(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -13,6 +13,7 @@ pub mod limit;
 pub mod manage_access;
 pub mod management;
 pub mod oauth;
+pub mod openapi;
 pub mod pages;
 pub mod rate;
 pub mod signup;
@@ -25,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, post};
 use axum::{BoxError, Json, Router};
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -204,6 +205,22 @@ async fn plain_options(State(routes): State<Router>, req: Request, next: Next) -
 pub fn router(state: AppState, limits: Limits) -> Router {
     let store = state.services.store.clone();
     let csrf = axum_csrf::CsrfLayer::new(state.pages.csrf_config());
+    // The one route that takes files gets its own limit (layers apply only to the routes added
+    // before them) and its own method fallback, so a GET answers the same 405 as elsewhere.
+    let (schemas, paths, imports) = openapi::imports();
+    let imports = imports
+        .fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(jobs::IMPORT_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            jobs::IMPORT_BODY_LIMIT,
+            refuse_oversize,
+        ));
+    let (imports, imports_doc) = utoipa_axum::router::OpenApiRouter::new()
+        .routes((schemas, paths, imports))
+        .split_for_parts();
+    let (api, mut doc) = openapi::routes().split_for_parts();
+    doc.merge(imports_doc);
+    let document = Arc::new(openapi::render(doc, &state.services.issuer));
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -232,7 +249,6 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             get(authorize::signup_page).post(authorize::signup_post),
         )
         .route("/v2/logout", get(authorize::logout_v2))
-        .route("/api/v2/emails", get(change_password::emails_handler))
         .route(
             "/u/email-verification",
             get(change_password::verification_page),
@@ -243,79 +259,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/.well-known/openid-configuration",
             get(discovery::discovery_handler),
         )
+        .merge(api)
         .route(
-            "/api/v2/users",
-            get(management::list_users).post(management::create_user),
+            "/api/v2/openapi.json",
+            get(openapi::document).with_state(document),
         )
-        .route(
-            "/api/v2/users/{id}",
-            get(management::get_user)
-                .patch(management::patch_user)
-                .delete(management::delete_user),
-        )
-        .route("/api/v2/users-by-email", get(management::users_by_email))
-        .route("/api/v2/clients", get(management::list_clients))
-        .route("/api/v2/clients/{id}", get(management::get_client))
-        .route("/api/v2/connections", get(management::list_connections))
-        .route("/api/v2/connections/{id}", get(management::get_connection))
-        .route(
-            "/api/v2/client-grants",
-            get(manage_access::list_client_grants).post(manage_access::create_client_grant),
-        )
-        .route(
-            "/api/v2/client-grants/{id}",
-            patch(manage_access::update_client_grant).delete(manage_access::delete_client_grant),
-        )
-        .route(
-            "/api/v2/roles",
-            get(manage_access::list_roles).post(manage_access::create_role),
-        )
-        .route(
-            "/api/v2/roles/{id}",
-            get(manage_access::get_role)
-                .patch(manage_access::update_role)
-                .delete(manage_access::delete_role),
-        )
-        .route(
-            "/api/v2/roles/{id}/users",
-            get(manage_access::role_users).post(manage_access::assign_role_users),
-        )
-        .route(
-            "/api/v2/users/{id}/roles",
-            get(manage_access::user_roles)
-                .post(manage_access::give_user_roles)
-                .delete(manage_access::take_user_roles),
-        )
-        .route(
-            "/api/v2/users/{id}/logs",
-            get(manage_access::user_log_events),
-        )
-        .route("/api/v2/logs", get(manage_access::list_log_events))
-        .route("/api/v2/logs/{id}", get(manage_access::get_log_event))
-        .route(
-            "/api/v2/user-blocks",
-            get(management::blocks_by_identifier).delete(management::unblock_identifier),
-        )
-        .route(
-            "/api/v2/user-blocks/{id}",
-            get(management::blocks_of_user).delete(management::unblock_user),
-        )
-        .route(
-            "/api/v2/tickets/password-change",
-            post(management::password_change_ticket),
-        )
-        .route(
-            "/api/v2/tickets/email-verification",
-            post(management::email_verification_ticket),
-        )
-        .route(
-            "/api/v2/jobs/verification-email",
-            post(management::verification_email_job),
-        )
-        .route("/api/v2/jobs/users-exports", post(jobs::users_exports))
-        .route("/api/v2/jobs/{id}", get(jobs::job))
-        .route("/api/v2/jobs/{id}/errors", get(jobs::job_errors))
-        .route("/api/v2/jobs/{id}/download", get(jobs::download))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Only the page handlers read the token; on other routes it costs a cookie parse.
@@ -327,18 +275,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         ))
         // The one route that takes files, with its own limit (layers above apply only to the
         // routes added before them).
-        .route(
-            "/api/v2/jobs/users-imports",
-            post(jobs::users_imports)
-                // Added after the router's method fallback: its own, so a GET answers the
-                // same 405 as elsewhere.
-                .fallback(method_not_allowed)
-                .layer(DefaultBodyLimit::max(jobs::IMPORT_BODY_LIMIT))
-                .layer(axum::middleware::from_fn_with_state(
-                    jobs::IMPORT_BODY_LIMIT,
-                    refuse_oversize,
-                )),
-        )
+        .merge(imports)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate::limit_management,

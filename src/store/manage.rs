@@ -35,6 +35,34 @@ pub(super) struct Sql {
     pub(super) dialect: SearchDialect,
     pub(super) text: String,
     pub(super) args: Vec<Arg>,
+    /// `app_metadata` paths with an expression index (`indexed_app_metadata`).
+    pub(super) indexed: Vec<String>,
+}
+
+/// The SQL of an indexed `app_metadata` path, exactly as its index and the searches using it
+/// write it. `path` is checked by `indexable_path` (tenant-file configuration, never a
+/// request's input), so it may be written into the statement.
+pub(super) fn indexed_metadata(dialect: SearchDialect, path: &str) -> Option<String> {
+    if !crate::domain::tenant::indexable_path(path) {
+        return None;
+    }
+    Some(match dialect {
+        SearchDialect::Sqlite => format!(
+            "(CASE json_type(app_metadata, '$.{path}') WHEN 'true' THEN 'true' \
+             WHEN 'false' THEN 'false' ELSE CAST(json_extract(app_metadata, '$.{path}') AS TEXT) END)"
+        ),
+        SearchDialect::Postgres => format!(
+            "(CAST(app_metadata AS jsonb) #>> CAST('{{{}}}' AS text[]))",
+            path.replace('.', ",")
+        ),
+    })
+}
+
+/// The name of the index of an `app_metadata` path.
+pub(super) fn metadata_index_name(path: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(path.as_bytes());
+    format!("users_app_metadata_{}", &hex::encode(digest)[..12])
 }
 
 impl Sql {
@@ -43,6 +71,7 @@ impl Sql {
             dialect,
             text: String::new(),
             args: Vec::new(),
+            indexed: Vec::new(),
         }
     }
 
@@ -83,28 +112,33 @@ impl Sql {
         match t {
             Target::Column(c) if c.folded() => format!("lower({})", c.sql()),
             Target::Column(c) => c.sql().to_owned(),
-            Target::Metadata { app, path } => {
-                let col = if *app {
-                    "app_metadata"
-                } else {
-                    "user_metadata"
-                };
-                match self.dialect {
-                    SearchDialect::Sqlite => {
-                        let p = format!("$.{}", path.join("."));
-                        let a = self.param(Arg::Text(p.clone()));
-                        let b = self.param(Arg::Text(p));
-                        format!(
-                            "(CASE json_type({col}, {a}) WHEN 'true' THEN 'true' \
-                             WHEN 'false' THEN 'false' ELSE CAST(json_extract({col}, {b}) AS TEXT) END)"
-                        )
-                    }
-                    SearchDialect::Postgres => {
-                        let p = format!("{{{}}}", path.join(","));
-                        let a = self.param(Arg::Text(p));
-                        format!("(CAST({col} AS jsonb) #>> CAST({a} AS text[]))")
-                    }
+            Target::Metadata { app: true, path } if self.indexed.contains(&path.join(".")) => {
+                match indexed_metadata(self.dialect, &path.join(".")) {
+                    Some(sql) => sql,
+                    None => self.bound_metadata(true, path),
                 }
+            }
+            Target::Metadata { app, path } => self.bound_metadata(*app, path),
+        }
+    }
+
+    /// A metadata value at a path given as a parameter (no index can serve it).
+    fn bound_metadata(&mut self, app: bool, path: &[String]) -> String {
+        let col = if app { "app_metadata" } else { "user_metadata" };
+        match self.dialect {
+            SearchDialect::Sqlite => {
+                let p = format!("$.{}", path.join("."));
+                let a = self.param(Arg::Text(p.clone()));
+                let b = self.param(Arg::Text(p));
+                format!(
+                    "(CASE json_type({col}, {a}) WHEN 'true' THEN 'true' \
+                     WHEN 'false' THEN 'false' ELSE CAST(json_extract({col}, {b}) AS TEXT) END)"
+                )
+            }
+            SearchDialect::Postgres => {
+                let p = format!("{{{}}}", path.join(","));
+                let a = self.param(Arg::Text(p));
+                format!("(CAST({col} AS jsonb) #>> CAST({a} AS text[]))")
             }
         }
     }
@@ -249,11 +283,11 @@ impl ManageStore for SqlStore {
         limit: i64,
         count: bool,
     ) -> Result<(Vec<ExportedUser>, Option<i64>), StoreError> {
-        let mut filter = Sql {
-            dialect: self.search,
-            text: String::new(),
-            args: Vec::new(),
-        };
+        let mut filter = Sql::new(self.search);
+        filter.indexed = crate::domain::store::TenantStore::tenant_settings(self)
+            .await?
+            .indexed_app_metadata
+            .clone();
         match query {
             Some(q) => filter.query(q),
             None => filter.text.push_str("1 = 1"),
@@ -492,17 +526,37 @@ mod tests {
     }
 
     #[test]
+    fn indexed_paths_are_written_as_their_index() {
+        let q = crate::domain::search::parse(r#"app_metadata.plan:"pro" AND app_metadata.x:"y""#)
+            .unwrap();
+        for dialect in [SearchDialect::Sqlite, SearchDialect::Postgres] {
+            let mut s = Sql::new(dialect);
+            s.indexed = vec!["plan".into()];
+            s.query(&q);
+            let index = indexed_metadata(dialect, "plan").unwrap();
+            assert!(s.text.contains(&index), "{}", s.text);
+            // The other path stays a bound parameter.
+            assert!(
+                !s.text.contains("'$.x'") && !s.text.contains("'{x}'"),
+                "{}",
+                s.text
+            );
+        }
+        assert_eq!(indexed_metadata(SearchDialect::Postgres, "a'b"), None);
+        assert_eq!(
+            indexed_metadata(SearchDialect::Postgres, "org.id").unwrap(),
+            "(CAST(app_metadata AS jsonb) #>> CAST('{org,id}' AS text[]))"
+        );
+    }
+
+    #[test]
     fn user_input_never_reaches_the_sql_text() {
         let q = crate::domain::search::parse(
             r#"name:"x' OR 1=1 --" AND app_metadata.a:"'; DROP TABLE users" AND email:*@evil'--"#,
         )
         .unwrap();
         for dialect in [SearchDialect::Sqlite, SearchDialect::Postgres] {
-            let mut s = Sql {
-                dialect,
-                text: String::new(),
-                args: Vec::new(),
-            };
+            let mut s = Sql::new(dialect);
             s.query(&q);
             assert!(!s.text.contains("DROP"), "{}", s.text);
             assert!(!s.text.contains("1=1"), "{}", s.text);

@@ -209,6 +209,19 @@ impl TenantStore for SqlStore {
         Self::upsert_tenant(&mut tx, tenant).await?;
         tx.commit().await.map_err(backend)?;
         self.forget_config();
+        // Indexes of the searched metadata paths; a path no longer listed keeps its index
+        // until dropped by hand (docs/api.md).
+        for path in &tenant.settings.indexed_app_metadata {
+            if let Some(expr) = super::manage::indexed_metadata(self.search, path) {
+                let name = super::manage::metadata_index_name(path);
+                sqlx::query(&format!(
+                    "CREATE INDEX IF NOT EXISTS {name} ON users ({expr})"
+                ))
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+            }
+        }
         Ok(())
     }
 

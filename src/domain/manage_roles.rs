@@ -145,28 +145,47 @@ pub async fn delete(ctx: &Services, token: Option<&str>, id: &str) -> Result<(),
     }
 }
 
-/// `GET /api/v2/roles/{id}/users`: `{user_id, email, picture, name}` each.
+fn member(u: &super::store::ExportedUser) -> Value {
+    let v = manage_users::view(u);
+    json!({"user_id": v["user_id"], "email": v["email"], "picture": v["picture"], "name": v["name"]})
+}
+
+/// `GET /api/v2/roles/{id}/users`: `{user_id, email, picture, name}` each; offset paging, or
+/// with `from`/`take` (as the SDKs page it) `{users, next}`, `next` being a user id.
 pub async fn members(
     ctx: &Services,
     token: Option<&str>,
     id: &str,
     page: Page,
+    from: Option<&str>,
+    take: Option<i64>,
 ) -> Result<Value, ManagementError> {
     authorize_any(ctx, token, READ_MEMBERS).await?;
     found(ctx, id).await?;
+    if from.is_some() || take.is_some() {
+        let take = take.unwrap_or(manage_users::DEFAULT_PER_PAGE);
+        if !(1..=100).contains(&take) {
+            return Err(ManagementError::Query(
+                "Query validation error: 'take' must be 1 to 100.".into(),
+            ));
+        }
+        let after = from.map(|f| stored_id(f).unwrap_or(f));
+        let (users, _) = ctx.store.role_members(id, after, 0, take + 1).await?;
+        let next = users.get(take as usize).map(|u| format!("auth0|{}", u.id));
+        let mut out =
+            json!({"users": users.iter().take(take as usize).map(member).collect::<Vec<_>>()});
+        if let Some(n) = next {
+            out["next"] = json!(n);
+        }
+        return Ok(out);
+    }
     let per_page = page.per_page.unwrap_or(manage_users::DEFAULT_PER_PAGE);
     manage_users::check_page(page.page, per_page)?;
     let (users, total) = ctx
         .store
-        .role_members(id, page.page * per_page, per_page)
+        .role_members(id, None, page.page * per_page, per_page)
         .await?;
-    let items: Vec<Value> = users
-        .iter()
-        .map(|u| {
-            let v = manage_users::view(u);
-            json!({"user_id": v["user_id"], "email": v["email"], "picture": v["picture"], "name": v["name"]})
-        })
-        .collect();
+    let items: Vec<Value> = users.iter().map(member).collect();
     if !page.include_totals {
         return Ok(Value::Array(items));
     }

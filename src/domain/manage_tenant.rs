@@ -191,11 +191,45 @@ pub fn grant_id(g: &ClientGrant) -> String {
     format!("cgr_{}", &hex::encode(digest)[..16])
 }
 
-/// What `GET /api/v2/client-grants` may filter on.
+/// What `GET /api/v2/client-grants` may filter on, and its checkpoint (`from`/`take`, as
+/// the SDKs page it: `{client_grants, next}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrantFilter {
     pub client_id: Option<String>,
     pub audience: Option<String>,
+    pub from: Option<String>,
+    pub take: Option<i64>,
+}
+
+/// Checkpoint paging of items in memory, sorted by id: from `from` (inclusive), `take` of them,
+/// and `next` (the id after the last) while more remain.
+pub fn checkpoint(
+    mut items: Vec<(String, Value)>,
+    from: Option<&str>,
+    take: i64,
+    plural: &str,
+) -> Result<Value, ManagementError> {
+    if !(1..=100).contains(&take) {
+        return Err(ManagementError::Query(
+            "Query validation error: 'take' must be 1 to 100.".into(),
+        ));
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let rest: Vec<(String, Value)> = items
+        .into_iter()
+        .filter(|(id, _)| from.is_none_or(|f| id.as_str() >= f))
+        .collect();
+    let next = rest.get(take as usize).map(|(id, _)| id.clone());
+    let page: Vec<Value> = rest
+        .into_iter()
+        .take(take as usize)
+        .map(|(_, v)| v)
+        .collect();
+    let mut out = json!({ plural: page });
+    if let Some(n) = next {
+        out["next"] = json!(n);
+    }
+    Ok(out)
 }
 
 fn grant_view(ctx: &Services, g: &ClientGrant) -> Value {
@@ -257,16 +291,27 @@ pub async fn client_grants(
         Some(a) if a == ctx.management_audience() => Some(MANAGEMENT_AUDIENCE),
         other => other,
     };
-    let grants: Vec<Value> = ctx
+    let grants: Vec<(String, Value)> = ctx
         .store
         .client_grants()
         .await?
         .iter()
         .filter(|g| filter.client_id.as_ref().is_none_or(|c| *c == g.client_id))
         .filter(|g| audience.is_none_or(|a| a == g.audience))
-        .map(|g| grant_view(ctx, g))
+        .map(|g| (grant_id(g), grant_view(ctx, g)))
         .collect();
-    page.apply(grants, "client_grants")
+    if filter.from.is_some() || filter.take.is_some() {
+        return checkpoint(
+            grants,
+            filter.from.as_deref(),
+            filter.take.unwrap_or(50),
+            "client_grants",
+        );
+    }
+    page.apply(
+        grants.into_iter().map(|(_, v)| v).collect(),
+        "client_grants",
+    )
 }
 
 /// `POST /api/v2/client-grants`: 201 with the grant.

@@ -649,10 +649,12 @@ pub trait RoleStore: Send + Sync + 'static {
     /// Removes the role from everyone who held it; `false` when there was none.
     async fn delete_role(&self, id: &str) -> Result<bool, StoreError>;
 
-    /// A page of the holders of a role (by user id), and how many there are.
+    /// A page of the holders of a role (by user id, from `from` inclusive), and how many hold
+    /// it.
     async fn role_members(
         &self,
         role_id: &str,
+        from: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<ExportedUser>, i64), StoreError>;

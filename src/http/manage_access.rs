@@ -41,13 +41,20 @@ fn required_list(b: &Body, k: &str) -> Result<Vec<String>, ManagementApiError> {
 
 // ---- client grants ----
 
+fn take(q: &Params) -> Result<Option<i64>, ManagementApiError> {
+    Ok(match q.get("take") {
+        None | Some("") => None,
+        Some(_) => Some(q.number("take", 0)?),
+    })
+}
+
 /// `GET /api/v2/client-grants?client_id=&audience=`.
 #[utoipa::path(
     get,
     path = "/api/v2/client-grants",
     tag = "client-grants",
     summary = "List client grants",
-    params(crate::http::openapi::PageParams, crate::http::openapi::GrantFilter, crate::http::openapi::FieldsParams),
+    params(crate::http::openapi::PageParams, crate::http::openapi::GrantFilter, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
     responses((status = 200, description = "Client grants"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
     security(("management" = ["read:client_grants"]))
 )]
@@ -66,6 +73,8 @@ pub async fn list_client_grants(
             .get("audience")
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
+        from: q.get("from").filter(|s| !s.is_empty()).map(str::to_owned),
+        take: take(&q)?,
     };
     let body =
         manage_tenant::client_grants(&state.services, input::bearer(&headers), &filter, q.page()?)
@@ -297,7 +306,7 @@ pub async fn delete_role(
     path = "/api/v2/roles/{id}/users",
     tag = "roles",
     summary = "The holders of a role",
-    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
+    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
     responses((status = 200, description = "{user_id,email,picture,name} each"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
     security(("management" = ["read:users", "read:role_members"]))
 )]
@@ -308,8 +317,16 @@ pub async fn role_users(
     raw: RawQuery,
 ) -> Result<Response, ManagementApiError> {
     let q = params(raw)?;
-    let body =
-        manage_roles::members(&state.services, input::bearer(&headers), &id, q.page()?).await?;
+    let from = q.get("from").filter(|s| !s.is_empty());
+    let body = manage_roles::members(
+        &state.services,
+        input::bearer(&headers),
+        &id,
+        q.page()?,
+        from,
+        take(&q)?,
+    )
+    .await?;
     Ok(ok(project_list(body, "users", &q)?))
 }
 

@@ -77,6 +77,7 @@ impl RoleStore for SqlStore {
     async fn role_members(
         &self,
         role_id: &str,
+        from: Option<&str>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<ExportedUser>, i64), StoreError> {
@@ -87,12 +88,14 @@ impl RoleStore for SqlStore {
             .map_err(backend)?;
         let sql = format!(
             "SELECT {FULL_USER_COLUMNS} FROM users WHERE id IN \
-             (SELECT user_id FROM user_roles WHERE role_id = $1) ORDER BY id LIMIT $2 OFFSET $3"
+             (SELECT user_id FROM user_roles WHERE role_id = $1) AND id >= $4 \
+             ORDER BY id LIMIT $2 OFFSET $3"
         );
         let rows = sqlx::query(&sql)
             .bind(role_id)
             .bind(limit)
             .bind(offset)
+            .bind(from.unwrap_or(""))
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;

@@ -175,6 +175,28 @@ async fn client_grants_are_managed(backend: Backend) {
     .await;
     assert_eq!(billing, json!([]));
 
+    // Checkpoint paging, as the SDKs page grants: every grant once.
+    let (_, all) = call(&app, Method::GET, "/client-grants", &admin, None).await;
+    let mut seen = Vec::new();
+    let mut from = String::new();
+    loop {
+        let (status, page) = call(
+            &app,
+            Method::GET,
+            &format!("/client-grants?take=2&from={from}"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["client_grants"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(n) => from = n.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), all.as_array().unwrap().len());
+
     // Scopes replaced: the next token carries the new ones.
     let path = format!("/client-grants/{id}");
     let (status, patched) = call(
@@ -396,6 +418,29 @@ async fn roles_and_their_holders(backend: Backend) {
         .collect();
     assert_eq!(emails.len(), 2);
     assert!(emails.contains(&"alice@example.com") && emails.contains(&"bob@example.com"));
+
+    // Checkpoint paging, as the SDKs page holders.
+    let (_, first) = call(
+        &app,
+        Method::GET,
+        &format!("/roles/{rid}/users?take=1"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(first["users"].as_array().unwrap().len(), 1, "{first}");
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = call(
+        &app,
+        Method::GET,
+        &format!("/roles/{rid}/users?take=1&from={}", urlencode(next)),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(second["users"].as_array().unwrap().len(), 1, "{second}");
+    assert!(second.get("next").is_none(), "{second}");
+    assert_ne!(first["users"][0]["email"], second["users"][0]["email"]);
 
     // Unknown roles and users: 404, nothing given.
     assert_eq!(

@@ -25,7 +25,7 @@ if ! cmp -s tests/sdk/package-lock.json "$sdk/node/.installed-lock" 2>/dev/null;
   (cd "$sdk/node" && npm ci --no-audit --no-fund --loglevel=error)
   cp tests/sdk/package-lock.json "$sdk/node/.installed-lock"
 fi
-for f in node_sdk.mjs node_jobs.mjs node_users.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
+for f in node_sdk.mjs node_jobs.mjs node_users.mjs node_access.mjs browser.mjs page-server.mjs rp-apps.mjs hosted.mjs oidc_client.mjs two_instances.mjs; do cp "tests/sdk/$f" "$sdk/node/$f"; done
 
 echo "== building latchkey"
 cargo build --quiet --bin latchkey
@@ -118,7 +118,7 @@ clients:
 client_grants:
   - client_id: Backend
     audience: management
-    scope: [read:users, create:users, update:users, delete:users, read:emails]
+    scope: [read:users, create:users, update:users, delete:users, read:emails, read:roles, create:roles, update:roles, delete:roles, read:client_grants, create:client_grants, update:client_grants, delete:client_grants, read:logs, read:logs_users]
   - client_id: Reader
     audience: management
     scope: [read:users]
@@ -188,6 +188,9 @@ run node-jobs env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CL
 run node-users env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
   LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication LK_READER_ID=sdk-reader \
   LK_READER_SECRET=sdk-reader-secret node "$sdk/node/node_users.mjs"
+run node-access env NODE_EXTRA_CA_CERTS="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
+  LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication LK_OTHER_ID=sdk-oidc-client \
+  LK_OTHER_SECRET=sdk-oidc-secret node "$sdk/node/node_access.mjs"
 run python-management env REQUESTS_CA_BUNDLE="$work/cert.pem" SSL_CERT_FILE="$work/cert.pem" LK_DOMAIN="$domain" LK_CLIENT_ID=sdk-backend \
   LK_CLIENT_SECRET=sdk-backend-secret LK_CONNECTION=Username-Password-Authentication \
   "$sdk/venv/bin/python" tests/sdk/python_management.py

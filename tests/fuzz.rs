@@ -203,7 +203,8 @@ fn headers() -> impl Strategy<Value = Headers> {
         1 => "[A-Za-z0-9+/=]{0,40}".prop_map(|s| Some(format!("Basic {s}"))),
         1 => "[A-Za-z0-9._-]{0,60}".prop_map(|s| Some(format!("Bearer {s}"))),
         1 => text().prop_map(Some),
-        // Replaced by a real management token (create:users read:users) when sent.
+        // Replaced by a real management token (create:users read:users read:logs read:roles
+        // create:roles) when sent.
         2 => Just(Some(VALID_BEARER.to_owned())),
     ];
     let origin = prop_oneof![
@@ -394,7 +395,9 @@ fn check(
             );
         }
     }
-    Ok(c.path == "/dbconnections/signup" && status == 200)
+    // What stored a user: a signup, or a user created through the Management API.
+    Ok(c.path == "/dbconnections/signup" && status == 200
+        || c.path == "/api/v2/users" && c.method == Method::POST && status == 201)
 }
 
 async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case>) {
@@ -410,7 +413,7 @@ async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case
         app.token(
             &json!({"grant_type": "client_credentials", "client_id": "limited-client",
             "client_secret": "limited-secret", "audience": format!("{}/api/v2/", app.base),
-            "scope": "create:users read:users"}),
+            "scope": "create:users read:users read:logs read:roles create:roles"}),
         )
         .await,
     )
@@ -606,6 +609,78 @@ fn jobs() -> impl Strategy<Value = Case> {
     prop_oneof![export, import, read]
 }
 
+/// The rest of the Management API: user writes, roles, grants and their bodies mutated; log
+/// and user searches with generated `q`, `sort`, paging and checkpoints.
+fn management() -> impl Strategy<Value = Case> {
+    let create = case(
+        "/api/v2/users",
+        Method::POST,
+        json!({"connection": CONN, "email": "f@example.com", "password": PASSWORD_MARK,
+            "user_metadata": {"a": 1}, "app_metadata": {"plan": "x"}, "blocked": false, "verify_email": false}),
+    );
+    let patch = case(
+        "/api/v2/users/auth0|nobody",
+        Method::PATCH,
+        json!({"user_metadata": {"a": null}, "blocked": true, "password": PASSWORD_MARK}),
+    );
+    let role = case(
+        "/api/v2/roles",
+        Method::POST,
+        json!({"name": "r", "description": "d"}),
+    );
+    let grant = case(
+        "/api/v2/client-grants",
+        Method::POST,
+        json!({"client_id": "app-client", "audience": "https://api.example.com/", "scope": ["read:things"]}),
+    );
+    let assign = case(
+        "/api/v2/users/auth0|nobody/roles",
+        Method::POST,
+        json!({"roles": ["rol_x"]}),
+    );
+    let search = (
+        prop_oneof![
+            Just("/api/v2/logs"),
+            Just("/api/v2/users"),
+            Just("/api/v2/roles"),
+            Just("/api/v2/users/auth0|x/logs"),
+            Just("/api/v2/roles/rol_x/users"),
+            Just("/api/v2/client-grants"),
+        ],
+        "(type|date|user_id|email|app_metadata\\.plan|name|ip)?:?[\\[\\]{}()\"*?a-z0-9 :|&!-]{0,30}",
+        prop_oneof![Just("date:1"), Just("date:-1"), Just("email:1"), Just("x"), Just("")],
+        "[0-9-]{0,4}",
+        prop::option::of("[A-Za-z0-9_|]{0,20}"),
+    )
+        .prop_map(|(path, q, sort, n, from)| {
+            let mut query = format!(
+                "q={}&search={}&sort={sort}&per_page={n}&page={n}&take={n}&include_totals=true",
+                urlencode(&q),
+                urlencode(&q)
+            );
+            if let Some(f) = from {
+                query.push_str(&format!("&from={}", urlencode(&f)));
+            }
+            Case {
+                method: Method::GET,
+                path: path.to_owned(),
+                query: Some(query),
+                body: Map::new(),
+                encoding: Encoding::Json,
+                headers: Headers {
+                    authorization: Some(VALID_BEARER.to_owned()),
+                    origin: None,
+                    forwarded_for: None,
+                },
+            }
+        });
+    prop_oneof![create, patch, role, grant, assign, search]
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 macro_rules! fuzz_tests {
     ($($name:ident => $strategy:expr),* $(,)?) => {
         mod sqlite {
@@ -637,4 +712,5 @@ fuzz_tests!(
     pages => super::pages(),
     other_endpoints => super::anywhere(),
     jobs => super::jobs(),
+    management => super::management(),
 );

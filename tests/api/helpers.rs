@@ -62,7 +62,7 @@ client_grants:
     scope: [read:users, create:users, update:users, delete:users, create:user_tickets, read:clients, read:connections, read:client_grants, create:client_grants, update:client_grants, delete:client_grants, read:roles, create:roles, update:roles, delete:roles, read:logs, read:logs_users, read:emails]
   - client_id: Limited
     audience: management
-    scope: [read:users, create:users, read:emails]
+    scope: [read:users, create:users, read:emails, read:logs, read:roles, create:roles]
   - client_id: limited-client
     audience: https://api.example.com/
     scope: [read:things]

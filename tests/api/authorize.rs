@@ -770,6 +770,31 @@ async fn sessions_answer_without_a_page_until_logout(backend: Backend) {
         .await;
     assert_eq!(resp.status(), 302);
     assert_eq!(location(&resp), "http://app.example");
+    // The tenant log has the page's login and the logout, by the browser's client.
+    let admin = app.admin_token().await;
+    let (status, events) = parts(
+        app.api(
+            reqwest::Method::GET,
+            "/logs?q=type:slo%20OR%20type:s&sort=date:1",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{events}");
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.last(), Some(&"slo"), "{events}");
+    assert!(kinds.contains(&"s"), "{events}");
+    let slo = events.as_array().unwrap().last().unwrap();
+    assert_eq!(slo["client_id"], SPA);
+    assert!(slo["user_id"].as_str().unwrap().starts_with("auth0|"));
     let resp = b.authorize(&refs(&silent)).await;
     let html = resp.text().await.map(|t| unescape(&t)).unwrap();
     assert!(html.contains(r#""response":{"error":"login_required","error_description":"Login required","state":"silent"}"#), "{html}");

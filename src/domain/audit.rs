@@ -41,7 +41,9 @@ impl EventLog for NoEventLog {
 /// A new log id: the time first, so ids sort roughly as the events happened, then 64 random
 /// bits.
 fn log_id(now_ms: i64) -> String {
-    let r: u64 = rand::rngs::OsRng.r#gen();
+    // The thread's CSPRNG (seeded from the OS): ids need uniqueness, and a system call per
+    // event would be a cost on every login.
+    let r: u64 = rand::thread_rng().r#gen();
     format!("{now_ms:013}{r:016x}")
 }
 

@@ -1,6 +1,6 @@
 //! The tenant log's writer: events recorded by the domain are queued (recording never waits on
-//! the database) and written in batches by one task per instance; `flush` waits for what was
-//! queued before it. When the queue is full (the database far behind), events are dropped and
+//! the database) and written in batches by one task per instance, a batch gathering for at most
+//! 25 ms; `flush` waits for what was queued before it. When the queue is full (the database far behind), events are dropped and
 //! counted in the service log rather than slowing logins.
 
 use std::sync::Arc;
@@ -15,6 +15,8 @@ use crate::domain::store::{LogEvent, Store};
 const QUEUE: usize = 65_536;
 /// Events per write, at most.
 const BATCH: usize = 512;
+/// How long a batch may wait for more events before it is written.
+const WINDOW: std::time::Duration = std::time::Duration::from_millis(25);
 
 enum Msg {
     Event(Box<LogEvent>),
@@ -35,15 +37,25 @@ impl LogWriter {
             let mut batch = Vec::with_capacity(BATCH);
             let mut waiting = Vec::new();
             while let Some(first) = rx.recv().await {
+                // A window for the batch to fill: one commit for a burst of events instead of
+                // one each (each commit is a WAL write and sync). A flush ends it at once.
+                let deadline = tokio::time::Instant::now() + WINDOW;
                 let mut next = Some(first);
                 while let Some(m) = next.take() {
                     match m {
                         Msg::Event(e) => batch.push(*e),
                         Msg::Flush(done) => waiting.push(done),
                     }
-                    if batch.len() < BATCH {
-                        next = rx.try_recv().ok();
+                    if batch.len() >= BATCH || !waiting.is_empty() {
+                        break;
                     }
+                    next = match rx.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => tokio::time::timeout_at(deadline, rx.recv())
+                            .await
+                            .ok()
+                            .flatten(),
+                    };
                 }
                 if !batch.is_empty() {
                     if let Err(e) = store.append_logs(&batch).await {

@@ -9,6 +9,9 @@ use super::writer::Stmt;
 use super::{SqlStore, backend, corrupt};
 use crate::domain::store::{LogEvent, LogQuery, LogStore, StoreError};
 
+/// Events per INSERT statement.
+const ROWS_PER_INSERT: usize = 64;
+
 const LOG_COLUMNS: &str = "log_id, date, type, description, client_id, client_name, connection, \
      ip, user_agent, user_id, user_name, details";
 
@@ -35,31 +38,52 @@ fn event(r: &sqlx::any::AnyRow) -> Result<LogEvent, StoreError> {
 #[async_trait]
 impl LogStore for SqlStore {
     async fn append_logs(&self, events: &[LogEvent]) -> Result<(), StoreError> {
-        let mut stmts = Vec::with_capacity(events.len());
-        for e in events {
-            let details = e
-                .details
-                .as_ref()
-                .map(|d| serde_json::to_string(d).map_err(corrupt))
-                .transpose()?;
-            stmts.push(
-                Stmt::new(format!(
-                    "INSERT INTO logs ({LOG_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                ))
-                .text(e.log_id.clone())
-                .int(e.date)
-                .text(e.kind.clone())
-                .text(e.description.clone())
-                .text(e.client_id.clone())
-                .text(e.client_name.clone())
-                .text(e.connection.clone())
-                .text(e.ip.clone())
-                .text(e.user_agent.clone())
-                .text(e.user_id.clone())
-                .text(e.user_name.clone())
-                .text(details),
-            );
+        // Many rows per statement: per-statement overhead, not the rows, is what a busy
+        // server's log costs (anonymous `?` on SQLite, see `Dialect::anonymous_params`).
+        let mut stmts = Vec::new();
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut n = 0;
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|_| {
+                    let p: Vec<String> = (0..12)
+                        .map(|_| {
+                            n += 1;
+                            if self.anonymous_params {
+                                "?".to_owned()
+                            } else {
+                                format!("${n}")
+                            }
+                        })
+                        .collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let mut stmt = Stmt::new(format!(
+                "INSERT INTO logs ({LOG_COLUMNS}) VALUES {}",
+                rows.join(", ")
+            ));
+            for e in chunk {
+                let details = e
+                    .details
+                    .as_ref()
+                    .map(|d| serde_json::to_string(d).map_err(corrupt))
+                    .transpose()?;
+                stmt = stmt
+                    .text(e.log_id.clone())
+                    .int(e.date)
+                    .text(e.kind.clone())
+                    .text(e.description.clone())
+                    .text(e.client_id.clone())
+                    .text(e.client_name.clone())
+                    .text(e.connection.clone())
+                    .text(e.ip.clone())
+                    .text(e.user_agent.clone())
+                    .text(e.user_id.clone())
+                    .text(e.user_name.clone())
+                    .text(details);
+            }
+            stmts.push(stmt);
         }
         if stmts.is_empty() {
             return Ok(());

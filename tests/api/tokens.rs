@@ -569,8 +569,14 @@ async fn client_credentials_issue_machine_tokens(backend: Backend) {
     assert_eq!(claims["sub"], "limited-client@clients");
     assert_eq!(claims["gty"], "client-credentials");
     // No scope asked: every granted one.
-    assert_eq!(claims["scope"], "read:users create:users read:emails");
-    assert_eq!(body["scope"], "read:users create:users read:emails");
+    assert_eq!(
+        claims["scope"],
+        "read:users create:users read:emails read:logs read:roles create:roles"
+    );
+    assert_eq!(
+        body["scope"],
+        "read:users create:users read:emails read:logs read:roles create:roles"
+    );
     let api = |scope: Option<&str>| {
         let mut b = json!({"grant_type": "client_credentials", "client_id": "limited-client",
             "client_secret": "limited-secret", "audience": "https://api.example.com/"});

@@ -197,6 +197,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_MANAGEMENT_RATE_LIMIT", default_value_t = 1000)]
     pub management_rate_limit: u32,
 
+    /// Share the Management API rate limit between every instance through this Redis
+    /// (`redis://host:6379/0`); without it each instance keeps its own budgets.
+    #[arg(long, env = "LATCHKEY_MANAGEMENT_RATE_LIMIT_REDIS")]
+    pub management_rate_limit_redis: Option<String>,
+
     /// Days the tenant log keeps its events (`GET /api/v2/logs`); older ones are neither
     /// served nor kept.
     #[arg(long, env = "LATCHKEY_LOG_RETENTION_DAYS", default_value_t = 30,
@@ -292,6 +297,7 @@ impl ServeArgs {
             }),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             management_rate_limit: self.management_rate_limit,
+            management_rate_limit_redis: self.management_rate_limit_redis.clone(),
             log_retention_days: self.log_retention_days,
             trust_forwarded_for: self.trust_forwarded_for,
             smtp_url: self.smtp_url.clone(),

@@ -32,6 +32,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Management API requests per second per client on this instance; 0: no limit.
     pub management_rate_limit: u32,
+    /// Redis shared by the instances for that limit; `None`: each instance's own.
+    pub management_rate_limit_redis: Option<String>,
     /// Days the tenant log keeps its events.
     pub log_retention_days: u32,
     /// Whether the client's IP is the last `X-Forwarded-For` address (behind a proxy).

@@ -181,6 +181,19 @@ impl Application {
             &issuer,
             &own_origin,
         );
+        let management_limiter = match &config.management_rate_limit_redis {
+            Some(url) => crate::http::rate::SharedLimiter::connect(
+                url,
+                config.management_rate_limit,
+                // One deployment's instances share an issuer; other deployments on the same
+                // Redis keep their own budgets.
+                &issuer,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("--management-rate-limit-redis: cannot connect: {e}"))?
+            .map(crate::http::rate::ManagementLimiter::Shared),
+            None => crate::http::rate::limiter(config.management_rate_limit),
+        };
         let (log_writer, _writing) = crate::infra::event_log::LogWriter::start(store.clone());
         services.log = Arc::new(log_writer);
         services.log_retention_ms = i64::from(config.log_retention_days) * 86_400_000;
@@ -191,7 +204,7 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             pages: crate::http::pages::Pages::new(issuer.starts_with("https://")),
             reset_limiter: crate::http::change_password::limiter(),
-            management_limiter: crate::http::rate::limiter(config.management_rate_limit),
+            management_limiter,
         });
         let router = http::router(
             state,

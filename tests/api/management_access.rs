@@ -1078,7 +1078,86 @@ async fn indexed_metadata_paths_search_through_their_index(backend: Backend) {
     app.stop().await;
 }
 
+async fn instances_share_the_rate_limit_through_redis(backend: Backend) {
+    // One deployment (one issuer) of two instances over one database and one Redis.
+    let issuer = format!("http://shared-{}.example/", uuid::Uuid::new_v4().simple());
+    let opts = || {
+        crate::helpers::Options::args(&[
+            "--issuer",
+            &issuer,
+            "--management-rate-limit",
+            "2",
+            "--management-rate-limit-redis",
+            "redis://127.0.0.1:6379/",
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let a = crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), opts()).await;
+    let b = crate::helpers::spawn_on(&url, dir, opts()).await;
+    let (status, body) = parts(
+        a.token(
+            &json!({"grant_type": "client_credentials", "client_id": "admin-client",
+            "client_secret": "admin-secret", "audience": format!("{issuer}api/v2/")}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    // A budget of 4 per two-second window, counted across both instances: B's answer counts
+    // A's request (unless a window ended in between; then the next pair is in one window).
+    let header = |r: &reqwest::Response, h: &str| -> u64 {
+        r.headers()[h].to_str().unwrap().parse().unwrap()
+    };
+    let mut shared = false;
+    for _ in 0..3 {
+        let ra = a.api(Method::GET, "/roles", &token).send().await.unwrap();
+        let rb = b.api(Method::GET, "/roles", &token).send().await.unwrap();
+        if ra.status() != 200 || rb.status() != 200 {
+            continue;
+        }
+        assert_eq!(header(&ra, "x-ratelimit-limit"), 4);
+        if header(&ra, "x-ratelimit-reset") == header(&rb, "x-ratelimit-reset") {
+            assert_eq!(
+                header(&rb, "x-ratelimit-remaining") + 1,
+                header(&ra, "x-ratelimit-remaining")
+            );
+            shared = true;
+            break;
+        }
+    }
+    assert!(shared, "the instances never counted into one budget");
+    // Spending it on both ends in the Management 429 within a window or two.
+    let mut refused = None;
+    for i in 0..12 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let r = app.api(Method::GET, "/roles", &token).send().await.unwrap();
+        if r.status() == 429 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("a 429 within 12 requests");
+    assert!(header(&r, "retry-after") >= 1);
+    assert_eq!(
+        parts(r).await,
+        (
+            429,
+            envelope(
+                429,
+                "Too Many Requests",
+                "Global limit has been reached",
+                "too_many_requests"
+            )
+        )
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
 crate::both_stores!(
+    instances_share_the_rate_limit_through_redis,
     indexed_metadata_paths_search_through_their_index,
     the_openapi_document_lists_what_is_served,
     client_grants_are_managed,

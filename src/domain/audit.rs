@@ -9,11 +9,21 @@ use super::Services;
 use super::store::LogEvent;
 use super::tenant::Client;
 
-/// What the edge knows of the request being served.
+/// What the edge knows of the request being served (the IP kept as an address: it becomes
+/// text only when an event is recorded).
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
+}
+
+/// `work` in the background, its events carrying the current request's IP and user agent.
+pub fn spawn_in_request<F>(ctx: &Services, work: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let meta = REQUEST.try_with(Clone::clone).unwrap_or_default();
+    ctx.background.spawn(REQUEST.scope(meta, work));
 }
 
 tokio::task_local! {
@@ -62,7 +72,7 @@ impl Services {
             ctx: self,
             e: LogEvent {
                 kind: kind.to_owned(),
-                ip: meta.ip,
+                ip: meta.ip.map(|ip| ip.to_string()),
                 user_agent: meta.user_agent,
                 ..LogEvent::default()
             },

@@ -84,12 +84,7 @@ pub async fn change_password(
     // The lookup too happens after the answer: known and unknown emails then take exactly the
     // same path before it.
     let ctx = ctx.clone();
-    let meta = super::audit::REQUEST
-        .try_with(Clone::clone)
-        .unwrap_or_default();
-    ctx.background
-        .clone()
-        .spawn(super::audit::REQUEST.scope(meta, async move {
+    super::audit::spawn_in_request(&ctx.clone(), async move {
         let found = ctx
             .store
             .user_by_identifier(&connection.name, &input.email)
@@ -122,7 +117,7 @@ pub async fn change_password(
         if let Err(e) = result {
             tracing::error!(cause = %super::error::chain(&e), "password-change email not queued");
         }
-    }));
+    });
     Ok(())
 }
 

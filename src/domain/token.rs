@@ -554,7 +554,7 @@ pub async fn verify_login(
     if brute_force_protection {
         reserve_evaluation(ctx, attempts).await?;
     }
-    let evaluated = evaluate(ctx, identifier, attempts, ticket, password.clone()).await;
+    let (evaluated, found) = evaluate(ctx, identifier, attempts, ticket, password.clone()).await;
     if brute_force_protection {
         match &evaluated {
             Ok(_) => {}
@@ -577,15 +577,11 @@ pub async fn verify_login(
         Ok(user) => user,
         Err(e) => {
             match &e {
-                TokenError::WrongCredentials => match ctx
-                    .store
-                    .user_by_identifier(&attempts.connection, identifier)
-                    .await
-                {
-                    Ok(Some(u)) => logged("fp", "Wrong email or password.")
-                        .user(&u.id, Some(identifier))
+                TokenError::WrongCredentials => match &found {
+                    Some(id) => logged("fp", "Wrong email or password.")
+                        .user(id, Some(identifier))
                         .record(),
-                    _ => logged("fu", "Wrong email or password.")
+                    None => logged("fu", "Wrong email or password.")
                         .user_name(identifier)
                         .record(),
                 },
@@ -640,25 +636,35 @@ async fn rehash(ctx: &Services, user: &User, password: Password) -> Option<Strin
     }
 }
 
-/// The password check itself.
+/// The password check itself, with the id of the user the identifier named, if any (the log
+/// tells a wrong password from an unknown user; the answer does not).
 async fn evaluate(
     ctx: &Services,
     identifier: &str,
     attempts: &AttemptKey,
     ticket: Box<dyn super::ports::HashTicket>,
     password: Password,
-) -> Result<User, TokenError> {
-    let user = ctx
+) -> (Result<User, TokenError>, Option<String>) {
+    let user = match ctx
         .store
         .user_by_identifier(&attempts.connection, identifier)
-        .await?;
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return (Err(e.into()), None),
+    };
+    let found = user.as_ref().map(|u| u.id.clone());
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = ticket.verify(password, hash).await?;
-    match user {
+    let ok = match ticket.verify(password, hash).await {
+        Ok(ok) => ok,
+        Err(e) => return (Err(e.into()), found),
+    };
+    let answer = match user {
         Some(user) if ok && user.blocked => Err(TokenError::UserBlocked),
         Some(user) if ok => Ok(user),
         _ => Err(TokenError::WrongCredentials),
-    }
+    };
+    (answer, found)
 }
 
 /// Takes a place among the evaluations of `attempts`, waiting while the ones in flight could

@@ -22,16 +22,11 @@ pub async fn after_signup(ctx: &Services, user: &NewUser) {
         return;
     }
     let (ctx, user) = (ctx.clone(), user.clone());
-    let meta = super::audit::REQUEST
-        .try_with(Clone::clone)
-        .unwrap_or_default();
-    ctx.background
-        .clone()
-        .spawn(super::audit::REQUEST.scope(meta, async move {
-            if let Err(e) = send(&ctx, &user).await {
-                tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "verification email not queued");
-            }
-        }));
+    super::audit::spawn_in_request(&ctx.clone(), async move {
+        if let Err(e) = send(&ctx, &user).await {
+            tracing::error!(cause = %super::error::chain(&e), user_id = %user.id, "verification email not queued");
+        }
+    });
 }
 
 pub(super) async fn send(ctx: &Services, user: &NewUser) -> Result<(), StoreError> {

@@ -23,7 +23,7 @@ pub async fn around(State(state): State<AppState>, req: Request, next: Next) -> 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let meta = RequestMeta {
-        ip: peer.map(|p| input::client_ip(state.trust_forwarded_for, req.headers(), p).to_string()),
+        ip: peer.map(|p| input::client_ip(state.trust_forwarded_for, req.headers(), p)),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

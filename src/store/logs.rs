@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::manage::{Arg, Sql, bind_all};
+use super::manage::{Arg, Sql};
 use super::writer::Stmt;
 use super::{SqlStore, backend, corrupt};
 use crate::domain::store::{LogEvent, LogQuery, LogStore, StoreError};
@@ -113,34 +113,22 @@ impl LogStore for SqlStore {
                 " AND seq > COALESCE((SELECT seq FROM logs WHERE log_id = {p}), 0)"
             ));
         }
-        let total = if q.count {
-            let sql = format!("SELECT COUNT(*) FROM logs WHERE {}", filter.text);
-            let row = bind_all(sqlx::query(&sql), &filter.args)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend)?;
-            Some(row.try_get::<i64, _>(0).map_err(backend)?)
+        let order = if q.newest_first {
+            "seq DESC"
         } else {
-            None
+            "seq ASC"
         };
-        if q.limit == 0 {
-            return Ok((Vec::new(), total));
-        }
-        let dir = if q.newest_first { "DESC" } else { "ASC" };
-        let mut args = filter.args.clone();
-        args.push(Arg::Int(q.limit));
-        args.push(Arg::Int(q.offset));
-        let n = args.len();
-        let sql = format!(
-            "SELECT {LOG_COLUMNS} FROM logs WHERE {} ORDER BY seq {dir} LIMIT ${} OFFSET ${}",
-            filter.text,
-            n - 1,
-            n
-        );
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let (rows, total) = self
+            .select_page(
+                LOG_COLUMNS,
+                "logs",
+                &filter,
+                order,
+                q.offset,
+                q.limit,
+                q.count,
+            )
+            .await?;
         let events = rows.iter().map(event).collect::<Result<_, _>>()?;
         Ok((events, total))
     }

@@ -253,6 +253,51 @@ fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreE
     serde_json::to_string(m).map_err(corrupt)
 }
 
+impl SqlStore {
+    /// A page of the rows of `table` that `filter` selects, in `order`, and with `count` how
+    /// many it selects in all (user and log searches).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn select_page(
+        &self,
+        columns: &str,
+        table: &str,
+        filter: &Sql,
+        order: &str,
+        offset: i64,
+        limit: i64,
+        count: bool,
+    ) -> Result<(Vec<sqlx::any::AnyRow>, Option<i64>), StoreError> {
+        let total = if count {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", filter.text);
+            let row = bind_all(sqlx::query(&sql), &filter.args)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+            Some(row.try_get::<i64, _>(0).map_err(backend)?)
+        } else {
+            None
+        };
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let mut args = filter.args.clone();
+        args.push(Arg::Int(limit));
+        args.push(Arg::Int(offset));
+        let n = args.len();
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {} ORDER BY {order} LIMIT ${} OFFSET ${}",
+            filter.text,
+            n - 1,
+            n
+        );
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok((rows, total))
+    }
+}
+
 #[async_trait]
 impl ManageStore for SqlStore {
     async fn managed_user(&self, id: &str) -> Result<Option<ExportedUser>, StoreError> {
@@ -292,19 +337,6 @@ impl ManageStore for SqlStore {
             Some(q) => filter.query(q),
             None => filter.text.push_str("1 = 1"),
         }
-        let total = if count {
-            let sql = format!("SELECT COUNT(*) FROM users WHERE {}", filter.text);
-            let row = bind_all(sqlx::query(&sql), &filter.args)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend)?;
-            Some(row.try_get::<i64, _>(0).map_err(backend)?)
-        } else {
-            None
-        };
-        if limit == 0 {
-            return Ok((Vec::new(), total));
-        }
         let order = match sort {
             None => "id".to_owned(),
             Some(s) => {
@@ -323,20 +355,17 @@ impl ManageStore for SqlStore {
                 format!("{} {dir}{nulls}, id {dir}", s.column.sql())
             }
         };
-        let mut args = filter.args.clone();
-        args.push(Arg::Int(limit));
-        args.push(Arg::Int(offset));
-        let n = args.len();
-        let sql = format!(
-            "SELECT {FULL_USER_COLUMNS} FROM users WHERE {} ORDER BY {order} LIMIT ${} OFFSET ${}",
-            filter.text,
-            n - 1,
-            n
-        );
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let (rows, total) = self
+            .select_page(
+                FULL_USER_COLUMNS,
+                "users",
+                &filter,
+                &order,
+                offset,
+                limit,
+                count,
+            )
+            .await?;
         let users = rows.iter().map(full_user).collect::<Result<_, _>>()?;
         Ok((users, total))
     }

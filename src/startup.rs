@@ -112,8 +112,8 @@ impl Application {
         let h = &config.hashing;
         let hasher =
             Hasher::new(h.params, h.workers, h.queue).context("invalid Argon2 parameters")?;
-        // Unknown users must cost what the costliest stored hash costs (hashes made before a
-        // cost change keep their cost until their user logs in again and is re-hashed).
+        // Unknown users must cost what most stored hashes cost (hashes made before a cost
+        // change keep their cost until their user logs in again and is re-hashed).
         if !seed_users.is_empty() {
             let made = crate::domain::migration::seed(
                 store.as_ref(),
@@ -130,7 +130,7 @@ impl Application {
         }
         let classes = store.password_hash_classes().await?;
         hasher
-            .cover_all(classes.iter().map(String::as_str))
+            .match_classes(&classes)
             .await
             .context("cannot make the dummy hash")?;
 

@@ -16,6 +16,23 @@ pub const NO_PASSWORD: &str = "!";
 /// The prefix of the stored form of every algorithm without a string of its own.
 pub const STORED_PREFIX: &str = "$lk-import$";
 
+/// The costliest imported hashes accepted: a hash's cost is paid at every login attempt for
+/// its user (wrong passwords included), on the shared hashing pool, so an unbounded one lets
+/// one account starve every login or exhaust memory. Auth0 exports bcrypt at cost 10; OWASP's
+/// Argon2id and PBKDF2 recommendations sit well below these ceilings.
+pub const MAX_BCRYPT_COST: u32 = 14;
+/// Argon2 memory in KiB (256 MiB), passes and lanes.
+pub const MAX_ARGON2_M: u32 = 262_144;
+pub const MAX_ARGON2_T: u32 = 10;
+pub const MAX_ARGON2_P: u32 = 16;
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// Whether Argon2 parameters stay within the ceilings (checked at import, and again before a
+/// stored hash is verified or sizes the dummy hash).
+pub fn argon2_within_ceiling(m: u32, t: u32, p: u32) -> bool {
+    m <= MAX_ARGON2_M && t <= MAX_ARGON2_T && p <= MAX_ARGON2_P
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Digest {
@@ -196,7 +213,26 @@ pub fn bcrypt(hash: &str) -> Result<String, HashError> {
     if !cost_ok || !body_ok {
         return Err(bad("password_hash is not a complete bcrypt hash"));
     }
-    Ok(format!("${version}${cost}${salt_hash}"))
+    if cost.parse::<u32>().is_ok_and(|c| c > MAX_BCRYPT_COST) {
+        return Err(bad(format!(
+            "bcrypt cost {cost} is above the ceiling of {MAX_BCRYPT_COST}"
+        )));
+    }
+    let stored = format!("${version}${cost}${salt_hash}");
+    // The verifier's own parser and decoding (the bcrypt crate's alphabet, unpadded, trailing
+    // bits refused): a string it cannot read (a salt whose 22nd character has bits set that 16
+    // bytes cannot hold) would fail every login of its user with an error.
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::BCRYPT,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    let readable = stored.parse::<bcrypt::HashParts>().is_ok()
+        && engine.decode(&salt_hash[..22]).is_ok_and(|s| s.len() == 16)
+        && engine.decode(&salt_hash[22..]).is_ok_and(|h| h.len() == 23);
+    if !readable {
+        return Err(bad("password_hash is not a complete bcrypt hash"));
+    }
+    Ok(stored)
 }
 
 fn decode(value: &str, encoding: &str, what: &str) -> Result<Vec<u8>, HashError> {
@@ -351,7 +387,13 @@ fn argon2(value: &str) -> Result<String, HashError> {
     if !ok_alg || parsed.salt.is_none() || parsed.hash.is_none() {
         return Err(bad("hash.value is not an Argon2 PHC string"));
     }
-    argon2::Params::try_from(&parsed).map_err(|_| bad("unsupported Argon2 parameters"))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|_| bad("unsupported Argon2 parameters"))?;
+    if !argon2_within_ceiling(params.m_cost(), params.t_cost(), params.p_cost()) {
+        return Err(bad(format!(
+            "Argon2 parameters above the ceiling (m <= {MAX_ARGON2_M}, t <= {MAX_ARGON2_T}, p <= {MAX_ARGON2_P})"
+        )));
+    }
     Ok(value.to_owned())
 }
 
@@ -416,8 +458,10 @@ fn pbkdf2(value: &str, password: PasswordEncoding) -> Result<Imported, HashError
             }
         }
     }
-    if !(1..=10_000_000).contains(&iterations) {
-        return Err(bad("pbkdf2 iterations must be 1..10000000"));
+    if !(1..=MAX_PBKDF2_ITERATIONS).contains(&iterations) {
+        return Err(bad(format!(
+            "pbkdf2 iterations must be 1..{MAX_PBKDF2_ITERATIONS}"
+        )));
     }
     let b64 = |s: &str, what: &str| decode(&s.replace('.', "+"), "base64", what);
     let salt = b64(salt, "the pbkdf2 salt")?;

@@ -182,9 +182,10 @@ pub trait UserStore: Send + Sync + 'static {
         attempts: &AttemptKey,
     ) -> Result<(), StoreError>;
 
-    /// The distinct parameter prefixes of the stored password hashes (a PHC string without
-    /// its salt and output), for the dummy hash to cost what the costliest one costs.
-    async fn password_hash_classes(&self) -> Result<Vec<String>, StoreError>;
+    /// The distinct parameter prefixes of the stored Argon2id password hashes (a PHC string
+    /// without its salt and output) with how many users hold each, for the dummy hash to
+    /// cost what the most common one costs.
+    async fn password_hash_classes(&self) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Deletes attempt counters below `keep_from` (not blocking anyone) untouched since before
     /// `idle_before`; returns how many went.

@@ -6,7 +6,19 @@ use hmac::{Mac, SimpleHmac};
 use sha2::digest::{self, Digest as _, DynDigest};
 use subtle::ConstantTimeEq;
 
-use crate::domain::imported_hash::{Digest, Imported, SaltPosition};
+use crate::domain::imported_hash::{
+    Digest, Imported, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS, SaltPosition, argon2_within_ceiling,
+};
+
+/// A stored hash above the import ceilings (stored before imports were bounded) is never
+/// computed: no password matches it, and a password reset replaces it.
+fn above_ceiling(what: &str) -> Result<bool, String> {
+    tracing::warn!(
+        algorithm = what,
+        "a stored imported hash is above the cost ceiling; refused without verifying"
+    );
+    Ok(false)
+}
 
 /// Whether `stored` is an imported hash this module verifies (else it is the server's Argon2id).
 pub fn is_foreign(stored: &str) -> bool {
@@ -23,11 +35,19 @@ pub fn verify(stored: &str, password: &str) -> Result<bool, String> {
 
 fn verify_native(stored: &str, password: &[u8]) -> Result<bool, String> {
     if stored.starts_with("$2") {
+        let cost = stored.parse::<bcrypt::HashParts>().map(|p| p.get_cost());
+        if cost.is_ok_and(|c| c > MAX_BCRYPT_COST) {
+            return above_ceiling("bcrypt");
+        }
         return bcrypt::verify(password, stored).map_err(|e| e.to_string());
     }
     if stored.starts_with("$argon2") {
         use argon2::PasswordVerifier as _;
         let parsed = argon2::PasswordHash::new(stored).map_err(|e| e.to_string())?;
+        let params = argon2::Params::try_from(&parsed).map_err(|e| e.to_string())?;
+        if !argon2_within_ceiling(params.m_cost(), params.t_cost(), params.p_cost()) {
+            return above_ceiling("argon2");
+        }
         return Ok(argon2::Argon2::default()
             .verify_password(password, &parsed)
             .is_ok());
@@ -68,6 +88,9 @@ fn verify_imported(imported: &Imported, password: &str) -> Result<bool, String> 
             hash,
             password: encoding,
         } => {
+            if *iterations > MAX_PBKDF2_ITERATIONS {
+                return above_ceiling("pbkdf2");
+            }
             let expected = hex(hash)?;
             let mut out = vec![0u8; expected.len()];
             let (pw, salt) = (encoding.encode(password), hex(salt)?);

@@ -13,6 +13,7 @@ use rand::rngs::OsRng;
 use tokio::sync::oneshot;
 
 use crate::domain::error::Failure;
+use crate::domain::imported_hash::argon2_within_ceiling;
 use crate::domain::ports::{HashTicket, PasswordHasher};
 pub use crate::domain::user::Password;
 
@@ -130,6 +131,16 @@ impl Engine {
             .salt
             .ok_or_else(|| internal("stored hash has no salt"))?;
         let params = Params::try_from(&parsed).map_err(internal)?;
+        if !argon2_within_ceiling(params.m_cost(), params.t_cost(), params.p_cost()) {
+            // Stored before imports were bounded: verifying it could take the process's
+            // memory or a worker for hours. No password matches it; a reset replaces it.
+            tracing::warn!(
+                m = params.m_cost(),
+                t = params.t_cost(),
+                "a stored Argon2 hash is above the cost ceiling; refused without verifying"
+            );
+            return Ok(false);
+        }
         let version = parsed
             .version
             .map(Version::try_from)
@@ -140,38 +151,47 @@ impl Engine {
         let mut salt_buf = [0u8; 64];
         let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(internal)?;
         let mut out = vec![0u8; expected.len()];
-        argon
-            .hash_password_into_with_memory(
-                password,
-                salt_bytes,
-                &mut out,
-                self.blocks(params.block_count()),
-            )
-            .map_err(internal)?;
+        let hashed = argon.hash_password_into_with_memory(
+            password,
+            salt_bytes,
+            &mut out,
+            self.blocks(params.block_count()),
+        );
+        // A costlier stored hash (an import, an older setting) does not keep its memory on
+        // the worker: only what new hashes need is kept.
+        if self.memory.len() > self.params.block_count() {
+            self.memory.truncate(self.params.block_count());
+            self.memory.shrink_to_fit();
+        }
+        hashed.map_err(internal)?;
         Ok(Output::new(&out).map_err(internal)? == expected)
     }
 
     fn run(&mut self, work: Work) -> Result<Answer, HashError> {
-        match work {
-            Work::Hash(p) => self.hash(p.0.as_bytes()).map(Answer::Hashed),
+        let (password, phc, known) = match work {
+            Work::Hash(p) => return self.hash(p.0.as_bytes()).map(Answer::Hashed),
             Work::Verify {
                 password,
                 phc,
                 known,
-            } if crate::infra::foreign_hash::is_foreign(&phc) => {
-                // An imported hash (bcrypt, PBKDF2, digests…), on this same pool: it is
-                // re-hashed to Argon2id at its first successful login.
-                crate::infra::foreign_hash::verify(&phc, &password.0)
-                    .map(|ok| Answer::Verified(ok && known))
-                    .map_err(internal)
+            } => (password, phc, known),
+        };
+        let verified = if crate::infra::foreign_hash::is_foreign(&phc) {
+            // An imported hash (bcrypt, PBKDF2, digests…), on this same pool: it is re-hashed
+            // to Argon2id at its first successful login.
+            crate::infra::foreign_hash::verify(&phc, &password.0).map_err(internal)
+        } else {
+            self.verify(password.0.as_bytes(), &phc)
+        };
+        match verified {
+            Ok(ok) => Ok(Answer::Verified(ok && known)),
+            // A stored hash the verifier cannot read fails like a wrong password: an error
+            // answer would tell a caller that this account exists. Logged, without the hash.
+            Err(e) if known => {
+                tracing::error!(cause = %e, "a stored password hash cannot be verified");
+                Ok(Answer::Verified(false))
             }
-            Work::Verify {
-                password,
-                phc,
-                known,
-            } => self
-                .verify(password.0.as_bytes(), &phc)
-                .map(|ok| Answer::Verified(ok && known)),
+            Err(e) => Err(e),
         }
     }
 }
@@ -208,6 +228,10 @@ pub fn argon2id_params(phc: &str) -> Option<HashParams> {
         return None;
     }
     let p = Params::try_from(&parsed).ok()?;
+    // Never verified (see `Engine::verify`), so never a cost to match either.
+    if !argon2_within_ceiling(p.m_cost(), p.t_cost(), p.p_cost()) {
+        return None;
+    }
     Some(HashParams {
         m_cost: p.m_cost(),
         t_cost: p.t_cost(),
@@ -324,26 +348,28 @@ impl Hasher {
         argon2id_params(phc) != Some(self.params)
     }
 
-    /// Makes the dummy hash cost at least what the costliest Argon2id hash of `phcs` (PHC
-    /// strings, or their prefixes without salt and output) costs; others are ignored.
-    pub async fn cover_all<'a>(
-        &self,
-        phcs: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), HashError> {
-        match phcs
-            .into_iter()
-            .filter_map(argon2id_params)
-            .max_by_key(|p| cost(*p))
-        {
-            Some(params) => self.cover(params).await,
+    /// Makes the dummy hash cost what verifying the most common kind of stored account costs:
+    /// `classes` are the Argon2id parameter prefixes of the stored hashes (PHC strings without
+    /// salt and output) with how many users hold each. The class most users hold wins (the
+    /// costlier one on a tie), so that an unknown user takes the time a wrong password takes
+    /// for most accounts, after a cost raise as after a cost decrease. Classes above the
+    /// import ceilings are never verified and never chosen; without any class the dummy keeps
+    /// the parameters new hashes get.
+    pub async fn match_classes(&self, classes: &[(String, i64)]) -> Result<(), HashError> {
+        let chosen = classes
+            .iter()
+            .filter_map(|(prefix, users)| argon2id_params(prefix).map(|p| (*users, cost(p), p)))
+            .max_by_key(|(users, cost, _)| (*users, *cost))
+            .map(|(_, _, p)| p);
+        match chosen {
+            Some(params) => self.set_dummy(params).await,
             None => Ok(()),
         }
     }
 
-    /// Makes the dummy hash cost at least what a hash with `params` costs (stored hashes made
-    /// before a cost change verify at their own cost). Computed off the async runtime.
-    pub async fn cover(&self, params: HashParams) -> Result<(), HashError> {
-        if cost(params) <= cost(self.dummy().params) {
+    /// Replaces the dummy hash with one made with `params`, computed off the async runtime.
+    pub async fn set_dummy(&self, params: HashParams) -> Result<(), HashError> {
+        if params == self.dummy().params {
             return Ok(());
         }
         let phc = tokio::task::spawn_blocking(move || Engine::new(params)?.hash(DUMMY_PASSWORD))
@@ -353,9 +379,7 @@ impl Hasher {
             .dummy
             .write()
             .map_err(|_| internal("dummy hash lock poisoned"))?;
-        if cost(params) > cost(slot.params) {
-            *slot = Arc::new(Dummy { phc, params });
-        }
+        *slot = Arc::new(Dummy { phc, params });
         Ok(())
     }
 
@@ -554,7 +578,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_dummy_covers_the_costliest_class_and_rehash_is_asked_for_others() {
+    async fn the_dummy_takes_the_most_common_class_and_rehash_is_asked_for_others() {
         let h = Hasher::new(cheap(), 1, 4).unwrap();
         let mut other = Engine::new(HashParams {
             m_cost: 128,
@@ -568,10 +592,28 @@ mod tests {
         assert!(h.needs_rehash("not a phc string"));
         let class = argon2id_params("$argon2id$v=19$m=128,t=2,p=1").unwrap();
         assert_eq!(class, argon2id_params(&old).unwrap());
-        h.cover(class).await.unwrap();
+        let prefix = |p: HashParams| {
+            format!(
+                "$argon2id$v=19$m={},t={},p={}",
+                p.m_cost, p.t_cost, p.p_cost
+            )
+        };
+        h.match_classes(&[(prefix(class), 3), (prefix(cheap()), 1)])
+            .await
+            .unwrap();
         assert_eq!(h.dummy_params(), class);
-        // A cheaper class changes nothing.
-        h.cover(cheap()).await.unwrap();
+        // Most users now hold the cheaper class (a cost raise, before they log in again).
+        h.match_classes(&[(prefix(class), 1), (prefix(cheap()), 5)])
+            .await
+            .unwrap();
+        assert_eq!(h.dummy_params(), cheap());
+        // A class above the ceiling is never chosen, however many hold it.
+        h.match_classes(&[
+            ("$argon2id$v=19$m=4194304,t=1,p=1".into(), 100),
+            (prefix(class), 1),
+        ])
+        .await
+        .unwrap();
         assert_eq!(h.dummy_params(), class);
         // Unknown users still fail.
         assert!(

@@ -178,12 +178,13 @@ impl UserStore for SqlStore {
         self.writes.run(stmts).await.map(|_| ())
     }
 
-    async fn password_hash_classes(&self) -> Result<Vec<String>, StoreError> {
+    async fn password_hash_classes(&self) -> Result<Vec<(String, i64)>, StoreError> {
         // A PHC string of ours ends with `$<salt: 22>$<output: 43>`; what precedes is its
         // algorithm, version and parameters. Imported hashes (each unique) are not read.
-        sqlx::query_scalar(
-            "SELECT DISTINCT substr(password_hash, 1, length(password_hash) - 67) FROM users \
-             WHERE password_hash LIKE '$argon2id$%' AND length(password_hash) > 67",
+        sqlx::query_as(
+            "SELECT substr(password_hash, 1, length(password_hash) - 67), COUNT(*) FROM users \
+             WHERE password_hash LIKE '$argon2id$%' AND length(password_hash) > 67 \
+             GROUP BY substr(password_hash, 1, length(password_hash) - 67)",
         )
         .fetch_all(&self.pool)
         .await

@@ -5,6 +5,7 @@ mod authorize;
 mod change_password;
 mod hardening;
 mod helpers;
+mod hostile_hashes;
 mod keys;
 mod management;
 mod management_access;

@@ -12,7 +12,7 @@ use latchkey::domain::migration::Summary;
 use latchkey::domain::store::UserStore;
 use latchkey::migration::{ExportRun, ImportRun, MigrationError, Progress};
 
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     files: &[&Path],
     profiles: Option<&Path>,
@@ -36,7 +36,7 @@ async fn import(
     (result, written)
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p

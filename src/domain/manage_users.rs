@@ -191,12 +191,7 @@ pub async fn create(
     let id = match input.user_id {
         Some(id) => {
             let id = id.strip_prefix("auth0|").unwrap_or(&id).to_owned();
-            if id.is_empty()
-                || id.len() > 64
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if !super::user::valid_user_id(&id) {
                 return Err(ManagementError::Invalid(
                     "Payload validation error: 'user_id may hold only letters, digits, '-', '_' and '.' (at most 64)'.".into(),
                 ));

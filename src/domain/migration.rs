@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::error::{has_control, has_control_in_text};
 use super::imported_hash;
 use super::user::{new_user_id, normalize_identifier};
 
@@ -134,6 +135,24 @@ const PROPERTIES: [&str; 15] = [
     "custom_password_hash",
 ];
 
+/// Most a record's `user_metadata` or `app_metadata` may hold, as JSON (Auth0's 16 kB per
+/// metadata object).
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// Whether a metadata object holds a control character: in a key (none allowed), or in a
+/// string value at any depth (tab, line feed and carriage return allowed in free text).
+pub fn metadata_has_control(m: &Map<String, Value>) -> bool {
+    fn value(v: &Value) -> bool {
+        match v {
+            Value::String(s) => has_control_in_text(s),
+            Value::Array(items) => items.iter().any(value),
+            Value::Object(o) => metadata_has_control(o),
+            _ => false,
+        }
+    }
+    m.iter().any(|(k, v)| has_control(k) || value(v))
+}
+
 /// Checks one bulk-import record. `now` names a new id when the record has none.
 pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>> {
     let Some(obj) = record.as_object() else {
@@ -159,6 +178,14 @@ pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>>
     let mut text = |key: &str, max: usize| -> Option<String> {
         match obj.get(key) {
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if has_control(s) => {
+                problems.push(ImportProblem::new(
+                    "INVALID_FORMAT",
+                    format!("Error in {key} property - must not contain control characters"),
+                    Some(key),
+                ));
+                None
+            }
             Some(Value::String(s)) if s.chars().count() <= max => Some(s.clone()),
             Some(Value::String(_)) => {
                 problems.push(ImportProblem::new(
@@ -206,6 +233,24 @@ pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>>
     let mut object = |key: &str| -> Option<Map<String, Value>> {
         match obj.get(key) {
             None | Some(Value::Null) => None,
+            Some(Value::Object(m))
+                if serde_json::to_string(m).map_or(0, |t| t.len()) > MAX_METADATA_BYTES =>
+            {
+                problems.push(ImportProblem::new(
+                    "INVALID_FORMAT",
+                    format!("Error in {key} property - larger than {MAX_METADATA_BYTES} bytes"),
+                    Some(key),
+                ));
+                None
+            }
+            Some(Value::Object(m)) if metadata_has_control(m) => {
+                problems.push(ImportProblem::new(
+                    "INVALID_FORMAT",
+                    format!("Error in {key} property - must not contain control characters"),
+                    Some(key),
+                ));
+                None
+            }
             Some(Value::Object(m)) => Some(m.clone()),
             Some(_) => {
                 problems.push(ImportProblem::new(
@@ -243,7 +288,7 @@ pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>>
     let id = match user_id {
         Some(id) => {
             let id = id.strip_prefix("auth0|").unwrap_or(&id).to_owned();
-            if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if !super::user::valid_user_id(&id) {
                 problems.push(ImportProblem::new(
                     "INVALID_FORMAT",
                     "Error in user_id property - Invalid format",

@@ -13,6 +13,8 @@ pub const MAX_QUERY_LEN: usize = 2048;
 /// Most terms, and deepest nesting, in one query: the SQL it compiles to stays small.
 const MAX_TERMS: usize = 64;
 const MAX_DEPTH: usize = 16;
+/// Terms, operators and parentheses together.
+const MAX_TOKENS: usize = 256;
 const DAY_MS: i64 = 86_400_000;
 
 /// A user column a query can name.
@@ -359,6 +361,13 @@ pub fn parse_in(q: &str, fields: Fields) -> Result<Query, SearchError> {
     if terms > MAX_TERMS {
         return err(format!("the query has more than {MAX_TERMS} terms"));
     }
+    // Operators and parentheses too: the whole expression's size is bounded, not only its
+    // terms.
+    if tokens.len() > MAX_TOKENS {
+        return err(format!(
+            "the query has more than {MAX_TOKENS} terms and operators"
+        ));
+    }
     let mut p = Parser {
         tokens,
         at: 0,
@@ -420,13 +429,25 @@ impl Parser {
     fn unary(&mut self) -> Result<Query, SearchError> {
         match self.tokens.get(self.at).cloned() {
             Some(Token::Not) => {
+                // Each NOT nests the expression one deeper, like a group: a chain of them
+                // is bounded by the same depth (SQLite refuses very deep expression trees).
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return err(format!(
+                        "groups and NOTs are nested deeper than {MAX_DEPTH}"
+                    ));
+                }
                 self.at += 1;
-                Ok(Query::Not(Box::new(self.unary()?)))
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Query::Not(Box::new(inner)))
             }
             Some(Token::Open) => {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
-                    return err(format!("groups are nested deeper than {MAX_DEPTH}"));
+                    return err(format!(
+                        "groups and NOTs are nested deeper than {MAX_DEPTH}"
+                    ));
                 }
                 self.at += 1;
                 let inner = self.or()?;

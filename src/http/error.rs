@@ -535,6 +535,15 @@ pub fn management_rate_limited() -> (StatusCode, Value) {
     )
 }
 
+/// A path under `/api/v2` holding a control character (percent-encoded or not).
+pub fn management_invalid_path() -> (StatusCode, Value) {
+    management_envelope(
+        StatusCode::BAD_REQUEST,
+        "Path validation error: 'Control characters are not allowed'.",
+        "invalid_uri",
+    )
+}
+
 /// An unknown path under `/api/v2`.
 pub fn management_not_found() -> (StatusCode, Value) {
     management_envelope(StatusCode::NOT_FOUND, "Not Found", "not_found")

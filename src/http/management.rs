@@ -54,13 +54,53 @@ pub(super) fn object(
         ));
     }
     match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(o)) => Ok(o),
+        Ok(Value::Object(o)) => match control_character_at(&o) {
+            Some(at) => Err(invalid(format!(
+                "Payload validation error: 'Control characters are not allowed' on property {at}."
+            ))),
+            None => Ok(o),
+        },
         Ok(other) => Err(invalid(format!(
             "Payload validation error: 'Expected type object but found type {}'.",
             type_name(&other)
         ))),
         Err(_) => Err(invalid("Payload validation error: 'Invalid JSON'.")),
     }
+}
+
+/// Where a body holds a control character, as a property path. Keys, and the strings of the
+/// body's own properties (names, identifiers, emails, URLs), hold none; strings nested in
+/// objects (metadata's free text) and the password none but tab, line feed and carriage
+/// return. No NUL reaches either store, so no stored value can break a later search.
+fn control_character_at(body: &Map<String, Value>) -> Option<String> {
+    use crate::domain::error::{has_control, has_control_in_text};
+    fn nested(v: &Value, at: &str) -> Option<String> {
+        match v {
+            Value::String(s) => has_control_in_text(s).then(|| at.to_owned()),
+            Value::Array(items) => items.iter().find_map(|i| nested(i, at)),
+            Value::Object(o) => o.iter().find_map(|(k, v)| {
+                if has_control(k) {
+                    Some(at.to_owned())
+                } else {
+                    nested(v, &format!("{at}.{k}"))
+                }
+            }),
+            _ => None,
+        }
+    }
+    body.iter().find_map(|(k, v)| {
+        if has_control(k) {
+            return Some("(a property name)".to_owned());
+        }
+        match v {
+            Value::String(s) if k != "password" => has_control(s).then(|| k.clone()),
+            Value::Array(items) => items.iter().find_map(|i| match i {
+                Value::String(s) => has_control(s).then(|| k.clone()),
+                other => nested(other, k),
+            }),
+            other => nested(other, k),
+        }
+    })
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -177,6 +177,39 @@ async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -
     next.run(req).await
 }
 
+/// Control characters never reach a Management handler through its path or query string
+/// (PostgreSQL refuses NUL in text, and no identifier or search term holds one): 400 in the
+/// Management envelope, before the token is read, as the path and query are refused
+/// whatever the caller may do.
+async fn refuse_control_characters(req: Request, next: Next) -> Response {
+    if error::Family::of(req.uri().path()) != error::Family::Management {
+        return next.run(req).await;
+    }
+    let control = |b: u8| b.is_ascii_control();
+    if percent_encoding::percent_decode_str(req.uri().path()).any(control) {
+        let (status, body) = error::management_invalid_path();
+        return (status, Json(body)).into_response();
+    }
+    if let Some(q) = req.uri().query() {
+        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+            if k.bytes().any(control) || v.bytes().any(control) {
+                let on = if k.bytes().any(control) {
+                    String::new()
+                } else {
+                    format!(" on property {k}")
+                };
+                return error::ManagementApiError(
+                    crate::domain::management::ManagementError::Query(format!(
+                        "Query validation error: 'Control characters are not allowed'{on}."
+                    )),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
 fn request_span(req: &Request) -> tracing::Span {
     let id = req
         .headers()
@@ -284,6 +317,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             state.clone(),
             audit::around,
         ))
+        .layer(axum::middleware::from_fn(refuse_control_characters))
         .with_state(state);
     routes
         .clone()

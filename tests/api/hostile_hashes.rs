@@ -168,7 +168,53 @@ async fn after_a_cost_raise_the_dummy_costs_what_most_accounts_cost(backend: Bac
     assert_eq!(status, 403);
 }
 
+/// Records a `POST /users` would refuse are refused at import too, one by one: control
+/// characters in a field or in metadata (keys and values), ids that cannot name a user, and
+/// metadata over 16 kB.
+async fn hostile_import_records_are_refused_per_user(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = json!([
+        {"email": "nul@example.com", "name": "a\u{0}b"},
+        {"email": "key@example.com", "user_metadata": {"a\u{0}": "v"}},
+        {"email": "value@example.com", "app_metadata": {"deep": ["x\u{0}"]}},
+        {"email": "dots@example.com", "user_id": "../../etc"},
+        {"email": "pipe@example.com", "user_id": "auth0|a|b"},
+        {"email": "big@example.com", "user_metadata": {"blob": "x".repeat(17_000)}},
+        {"email": "ok@example.com", "user_id": "auth0|5f0c8a1b2c3d", "user_metadata": {"note": "two\nlines"}},
+    ]);
+    let file = write(dir.path(), "hostile.json", &users.to_string());
+    let (result, errors) = import(&app, &[&file], None, false).await;
+    assert_eq!(
+        result.unwrap(),
+        Summary {
+            failed: 6,
+            updated: 0,
+            inserted: 1,
+            total: 7
+        }
+    );
+    let messages: Vec<&str> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["errors"][0]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "Error in name property - must not contain control characters",
+            "Error in user_metadata property - must not contain control characters",
+            "Error in app_metadata property - must not contain control characters",
+            "Error in user_id property - Invalid format",
+            "Error in user_id property - Invalid format",
+            "Error in user_metadata property - larger than 16384 bytes",
+        ]
+    );
+}
+
 crate::both_stores!(
+    hostile_import_records_are_refused_per_user,
     imported_costs_above_the_ceilings_are_refused_per_user,
     a_stored_hostile_hash_is_never_computed,
     after_a_cost_raise_the_dummy_costs_what_most_accounts_cost,

@@ -6,6 +6,7 @@ mod change_password;
 mod hardening;
 mod helpers;
 mod hostile_hashes;
+mod hostile_management;
 mod keys;
 mod management;
 mod management_access;

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, CONN, PASSWORD, TestApp, parts, spawn_app};
 
-fn envelope(status: u16, error: &str, message: &str, code: &str) -> Value {
+pub(crate) fn envelope(status: u16, error: &str, message: &str, code: &str) -> Value {
     json!({"statusCode": status, "error": error, "message": message, "errorCode": code})
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn create(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     parts(
         app.api(Method::POST, "/users", token)
             .json(&body)
@@ -21,11 +21,11 @@ async fn create(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     .await
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     parts(app.api(Method::GET, path, token).send().await.unwrap()).await
 }
 
-async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
     let path = format!("/users/{}", urlencode(id));
     parts(
         app.api(Method::PATCH, &path, token)
@@ -37,7 +37,7 @@ async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value
     .await
 }
 
-async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+pub(crate) async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
     app.token(
         &json!({"grant_type": "http://auth0.com/oauth/grant-type/password-realm",
         "client_id": "app-client", "client_secret": "app-secret", "username": email,
@@ -48,7 +48,7 @@ async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
     .as_u16()
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

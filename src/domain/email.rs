@@ -84,6 +84,7 @@ pub(super) async fn queue(
                 id_hash: token_hash(&value),
                 kind: kind.into(),
                 user_id: to.user_id.to_owned(),
+                email: to.email.to_owned(),
                 result_url: template.result_url.clone(),
                 created_at: now,
                 expires_at: now.saturating_add(lifetime),

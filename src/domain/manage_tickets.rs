@@ -11,7 +11,7 @@ use super::manage_users::{self, stored_id};
 use super::management::{ManagementError, authorize_any};
 use super::password_reset::{KIND_RESET, RESET_TICKET_TTL_MS};
 use super::store::{ExportedUser, Job, Ticket};
-use super::token::MAX_FAILED_LOGINS;
+use super::token::{MAX_FAILED_LOGINS, user_attempt_key};
 use super::user::normalize_identifier;
 use super::verification::{KIND_VERIFY, VERIFY_TICKET_TTL_MS};
 
@@ -61,6 +61,7 @@ async fn issue(
     kind: &str,
     page: &str,
     user_id: &str,
+    email: &str,
     result_url: Option<String>,
     ttl_ms: i64,
 ) -> Result<Value, ManagementError> {
@@ -72,6 +73,7 @@ async fn issue(
                 id_hash: token_hash(&value),
                 kind: kind.into(),
                 user_id: user_id.to_owned(),
+                email: email.to_owned(),
                 result_url,
                 created_at: now,
                 expires_at: now.saturating_add(ttl_ms),
@@ -131,6 +133,7 @@ pub async fn password_change(
         KIND_RESET,
         "u/reset-password",
         &user.id,
+        &user.email,
         result_url,
         ttl,
     )
@@ -157,6 +160,7 @@ pub async fn email_verification(
         KIND_VERIFY,
         "u/email-verification",
         &user.id,
+        &user.email,
         result_url,
         ttl,
     )
@@ -194,8 +198,12 @@ pub async fn verification_email_job(
     )
 }
 
-/// `GET /api/v2/user-blocks/{id}`: `{"blocked_for": [{identifier, ip}]}` for the user's email
-/// and username.
+fn counters_of(user: &ExportedUser) -> Vec<String> {
+    manage_users::counters(&user.id, &user.email, user.username.as_deref())
+}
+
+/// `GET /api/v2/user-blocks/{id}`: `{"blocked_for": [{identifier, ip}]}`; the identifier is the
+/// user's email, as guesses are counted per account whichever identifier was typed.
 pub async fn blocks_of_user(
     ctx: &Services,
     token: Option<&str>,
@@ -203,21 +211,42 @@ pub async fn blocks_of_user(
 ) -> Result<Value, ManagementError> {
     authorize_any(ctx, token, manage_users::READ).await?;
     let user = user(ctx, user_id).await?;
-    let mut blocked = Vec::new();
-    for identifier in std::iter::once(&user.email).chain(user.username.as_ref()) {
+    let mut ips = Vec::new();
+    for key in counters_of(&user) {
         for ip in ctx
             .store
-            .login_blocks(
-                Some(&user.connection),
-                &token_hash(identifier),
-                MAX_FAILED_LOGINS,
-            )
+            .login_blocks(Some(&user.connection), &key, MAX_FAILED_LOGINS)
             .await?
         {
-            blocked.push(json!({"identifier": identifier, "ip": ip}));
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
         }
     }
+    let blocked: Vec<Value> = ips
+        .into_iter()
+        .map(|ip| json!({"identifier": user.email, "ip": ip}))
+        .collect();
     Ok(json!({"blocked_for": blocked}))
+}
+
+/// The counters an identifier names: the accounts it names on every database connection, and
+/// the identifier itself (guesses at an address no account holds).
+async fn counters_named_by(
+    ctx: &Services,
+    identifier: &str,
+) -> Result<Vec<(Option<String>, String)>, ManagementError> {
+    let mut keys = vec![(None, token_hash(identifier))];
+    for connection in ctx.store.connections().await? {
+        if let Some(u) = ctx
+            .store
+            .user_by_identifier(&connection.name, identifier)
+            .await?
+        {
+            keys.push((Some(connection.name.clone()), user_attempt_key(&u.id)));
+        }
+    }
+    Ok(keys)
 }
 
 /// `GET /api/v2/user-blocks?identifier=`.
@@ -228,10 +257,19 @@ pub async fn blocks_of_identifier(
 ) -> Result<Value, ManagementError> {
     authorize_any(ctx, token, manage_users::READ).await?;
     let identifier = normalize_identifier(identifier);
-    let blocked: Vec<Value> = ctx
-        .store
-        .login_blocks(None, &token_hash(&identifier), MAX_FAILED_LOGINS)
-        .await?
+    let mut ips = Vec::new();
+    for (connection, key) in counters_named_by(ctx, &identifier).await? {
+        for ip in ctx
+            .store
+            .login_blocks(connection.as_deref(), &key, MAX_FAILED_LOGINS)
+            .await?
+        {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+    }
+    let blocked: Vec<Value> = ips
         .into_iter()
         .map(|ip| json!({"identifier": identifier, "ip": ip}))
         .collect();
@@ -246,9 +284,9 @@ pub async fn unblock_user(
 ) -> Result<(), ManagementError> {
     authorize_any(ctx, token, &manage_users::UPDATE[..1]).await?;
     let user = user(ctx, user_id).await?;
-    for identifier in std::iter::once(&user.email).chain(user.username.as_ref()) {
+    for key in counters_of(&user) {
         ctx.store
-            .clear_login_blocks(Some(&user.connection), &token_hash(identifier))
+            .clear_login_blocks(Some(&user.connection), &key)
             .await?;
     }
     tracing::info!(user_id = %user.id, "brute-force blocks lifted");
@@ -262,8 +300,11 @@ pub async fn unblock_identifier(
     identifier: &str,
 ) -> Result<(), ManagementError> {
     authorize_any(ctx, token, &manage_users::UPDATE[..1]).await?;
-    ctx.store
-        .clear_login_blocks(None, &token_hash(&normalize_identifier(identifier)))
-        .await?;
+    let identifier = normalize_identifier(identifier);
+    for (connection, key) in counters_named_by(ctx, &identifier).await? {
+        ctx.store
+            .clear_login_blocks(connection.as_deref(), &key)
+            .await?;
+    }
     Ok(())
 }

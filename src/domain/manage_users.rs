@@ -76,6 +76,18 @@ pub fn view(u: &ExportedUser) -> Value {
     Value::Object(o)
 }
 
+/// The brute-force counters of an account: its own, and those of its email and username as
+/// identifiers (kept by earlier versions).
+pub fn counters(id: &str, email: &str, username: Option<&str>) -> Vec<String> {
+    std::iter::once(super::token::user_attempt_key(id))
+        .chain(
+            std::iter::once(email)
+                .chain(username)
+                .map(super::claims::token_hash),
+        )
+        .collect()
+}
+
 /// The stored id a path's `{id}` names (`auth0|<id>`); other providers' ids name nobody here.
 pub fn stored_id(user_id: &str) -> Option<&str> {
     user_id.strip_prefix("auth0|").filter(|s| !s.is_empty())
@@ -454,7 +466,16 @@ pub async fn patch(
                 .then(|| (user.user_metadata.clone(), user.app_metadata.clone())),
             blocked: p.blocked,
             password_hash: password_hash.clone(),
-            end_sessions: p.blocked == Some(true),
+            // A new password ends what the old one opened, as a reset does: sessions, refresh
+            // tokens, codes not yet redeemed, and the account's brute-force counters.
+            end_sessions: p.blocked == Some(true) || password_hash.is_some(),
+            clear_attempts: if password_hash.is_some() {
+                counters(&user.id, &user.email, user.username.as_deref())
+            } else {
+                Vec::new()
+            },
+            // Links made for the old address must not act on the new one.
+            end_tickets: email.as_ref().is_some_and(|e| *e != user.email),
             now: ctx.clock.now_millis(),
         };
         match ctx.store.update_user(id, &update).await {

@@ -324,6 +324,8 @@ pub struct Ticket {
     pub id_hash: String,
     pub kind: String,
     pub user_id: String,
+    /// The address the ticket was made for: honoured only while the user still has it.
+    pub email: String,
     pub result_url: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
@@ -557,9 +559,13 @@ pub struct UserUpdate {
     pub blocked: Option<bool>,
     /// A new password's hash: also sets `last_password_reset`.
     pub password_hash: Option<String>,
-    /// Whether the user's sessions and refresh tokens end with this change (blocked, new
-    /// password).
+    /// Whether the user's sessions, refresh tokens and outstanding codes end with this change
+    /// (blocked, new password).
     pub end_sessions: bool,
+    /// Brute-force counters cleared with this change (a new password), as `AttemptKey` keys.
+    pub clear_attempts: Vec<String>,
+    /// Whether outstanding tickets (reset and verification links) end (a new email).
+    pub end_tickets: bool,
     pub now: i64,
 }
 

@@ -551,10 +551,24 @@ pub async fn verify_login(
 ) -> Result<User, TokenError> {
     // Reserve hashing capacity first, so an overloaded server refuses before writing anything.
     let ticket = ctx.hasher.admit()?;
+    let user = ctx
+        .store
+        .user_by_identifier(&attempts.connection, identifier)
+        .await?;
+    // Guesses count against the account whatever names it (email or username), and against
+    // the identifier as typed when none does.
+    let attempts = &AttemptKey {
+        identifier: match &user {
+            Some(u) => user_attempt_key(&u.id),
+            None => attempts.identifier.clone(),
+        },
+        ..attempts.clone()
+    };
     if brute_force_protection {
         reserve_evaluation(ctx, attempts).await?;
     }
-    let (evaluated, found) = evaluate(ctx, identifier, attempts, ticket, password.clone()).await;
+    let found = user.as_ref().map(|u| u.id.clone());
+    let evaluated = evaluate(user, ticket, password.clone()).await;
     if brute_force_protection {
         match &evaluated {
             Ok(_) => {}
@@ -636,35 +650,26 @@ async fn rehash(ctx: &Services, user: &User, password: Password) -> Option<Strin
     }
 }
 
-/// The password check itself, with the id of the user the identifier named, if any (the log
-/// tells a wrong password from an unknown user; the answer does not).
+/// The brute-force counter key of an existing user (the SHA-256 of its id, as `AttemptKey`
+/// holds keys): every identifier of the account counts into it.
+pub fn user_attempt_key(user_id: &str) -> String {
+    token_hash(&format!("user:{user_id}"))
+}
+
+/// The password check itself (the log tells a wrong password from an unknown user; the answer
+/// does not).
 async fn evaluate(
-    ctx: &Services,
-    identifier: &str,
-    attempts: &AttemptKey,
+    user: Option<User>,
     ticket: Box<dyn super::ports::HashTicket>,
     password: Password,
-) -> (Result<User, TokenError>, Option<String>) {
-    let user = match ctx
-        .store
-        .user_by_identifier(&attempts.connection, identifier)
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => return (Err(e.into()), None),
-    };
-    let found = user.as_ref().map(|u| u.id.clone());
+) -> Result<User, TokenError> {
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = match ticket.verify(password, hash).await {
-        Ok(ok) => ok,
-        Err(e) => return (Err(e.into()), found),
-    };
-    let answer = match user {
+    let ok = ticket.verify(password, hash).await?;
+    match user {
         Some(user) if ok && user.blocked => Err(TokenError::UserBlocked),
         Some(user) if ok => Ok(user),
         _ => Err(TokenError::WrongCredentials),
-    };
-    (answer, found)
+    }
 }
 
 /// Takes a place among the evaluations of `attempts`, waiting while the ones in flight could

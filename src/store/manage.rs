@@ -475,10 +475,37 @@ impl ManageStore for SqlStore {
             stmt = stmt.text(json(user_meta)?).text(json(app_meta)?);
         }
         let mut stmts = vec![stmt];
+        // What ends with the change runs only if the user row was updated (a stale metadata
+        // merge changes nothing and ends nothing).
+        let updated = "EXISTS (SELECT 1 FROM users WHERE id = $1 AND updated_at = $2)";
         if u.end_sessions {
-            stmts.push(Stmt::new("DELETE FROM sessions WHERE user_id = $1").text(id.to_owned()));
+            for table in ["sessions", "refresh_tokens", "authorization_codes"] {
+                stmts.push(
+                    Stmt::new(format!(
+                        "DELETE FROM {table} WHERE user_id = $1 AND {updated}"
+                    ))
+                    .text(id.to_owned())
+                    .int(u.now),
+                );
+            }
+        }
+        if u.end_tickets {
             stmts.push(
-                Stmt::new("DELETE FROM refresh_tokens WHERE user_id = $1").text(id.to_owned()),
+                Stmt::new(format!(
+                    "DELETE FROM tickets WHERE user_id = $1 AND used_at IS NULL AND {updated}"
+                ))
+                .text(id.to_owned())
+                .int(u.now),
+            );
+        }
+        for key in &u.clear_attempts {
+            stmts.push(
+                Stmt::new(format!(
+                    "DELETE FROM login_attempts WHERE identifier = $3 AND {updated}"
+                ))
+                .text(id.to_owned())
+                .int(u.now)
+                .text(key.clone()),
             );
         }
         let done = self.writes.run(stmts).await?;

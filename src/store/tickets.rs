@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use super::rows::{OutboxRow, TicketWithUserRow, USER_COLUMNS};
 use super::writer::Stmt;
 use super::{SqlStore, backend};
+use crate::domain::claims::opaque_token;
+use crate::domain::password_reset::KIND_RESET;
 use crate::domain::store::{OutboxMessage, PasswordReset, StoreError, Ticket, TicketStore};
 use crate::domain::user::User;
 
@@ -22,14 +24,15 @@ impl TicketStore for SqlStore {
         let mut stmts = vec![
             Stmt::new(
                 "INSERT INTO tickets (id_hash, kind, user_id, result_url, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                     expires_at, email) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .text(t.id_hash.clone())
             .text(t.kind.clone())
             .text(t.user_id.clone())
             .text(t.result_url.clone())
             .int(t.created_at)
-            .int(t.expires_at),
+            .int(t.expires_at)
+            .text(t.email.clone()),
         ];
         if let Some(m) = email {
             stmts.push(
@@ -57,9 +60,14 @@ impl TicketStore for SqlStore {
         now: i64,
     ) -> Result<Option<(Ticket, User)>, StoreError> {
         let sql = format!(
-            "SELECT t.id_hash, t.kind, t.user_id, t.result_url, t.created_at AS ticket_created_at, \
-             t.expires_at, {USER_COLUMNS} FROM tickets t JOIN users ON users.id = t.user_id \
-             WHERE t.id_hash = $1 AND t.kind = $2 AND t.used_at IS NULL AND t.expires_at > $3"
+            // The ticket's columns renamed in a subquery, so that the user's are unambiguous.
+            "SELECT t.id_hash, t.kind, t.user_id, t.ticket_email, t.result_url, \
+             t.ticket_created_at, t.expires_at, {USER_COLUMNS} \
+             FROM (SELECT id_hash, kind, user_id, email AS ticket_email, result_url, \
+                   created_at AS ticket_created_at, expires_at, used_at FROM tickets) t \
+             JOIN users ON users.id = t.user_id \
+             WHERE t.id_hash = $1 AND t.kind = $2 AND t.used_at IS NULL AND t.expires_at > $3 \
+             AND t.ticket_email = users.email"
         );
         let row = sqlx::query_as::<_, TicketWithUserRow>(&sql)
             .bind(id_hash)
@@ -88,16 +96,29 @@ impl TicketStore for SqlStore {
     }
 
     async fn reset_password(&self, r: &PasswordReset<'_>) -> Result<bool, StoreError> {
-        // The first statement uses the ticket; every later one runs only if it did (the ticket
-        // row then carries this `now` as its use).
-        let used = "EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_at = $2)";
+        // The first statement uses the ticket; every later one runs only if it did: the ticket
+        // row then carries this request's own nonce (two uses in one millisecond share `now`,
+        // never the nonce).
+        let nonce = opaque_token();
+        let used =
+            format!("EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_by = '{nonce}')");
         let mut stmts = vec![
-            Stmt::new(
-                "UPDATE tickets SET used_at = $2 \
-                 WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2",
-            )
+            Stmt::new(format!(
+                "UPDATE tickets SET used_at = $2, used_by = '{nonce}' \
+                 WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                 AND email = (SELECT email FROM users WHERE id = $3)"
+            ))
             .text(r.ticket_hash.to_owned())
-            .int(r.now),
+            .int(r.now)
+            .text(r.user_id.to_owned()),
+            // The user's other reset links end with this reset.
+            Stmt::new(format!(
+                "UPDATE tickets SET used_at = $2 WHERE user_id = $3 AND kind = '{KIND_RESET}' \
+                 AND used_at IS NULL AND {used}"
+            ))
+            .text(r.ticket_hash.to_owned())
+            .int(r.now)
+            .text(r.user_id.to_owned()),
             Stmt::new(format!(
                 "UPDATE users SET password_hash = $3, updated_at = $2, last_password_reset = $2 \
                  WHERE id = $4 AND {used}"
@@ -155,19 +176,25 @@ impl TicketStore for SqlStore {
         user_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
+        // Used by this request (its nonce), and only while the user still has the address the
+        // ticket was made for.
+        let nonce = opaque_token();
         let affected = self
             .writes
             .run(vec![
-                Stmt::new(
-                    "UPDATE tickets SET used_at = $2 \
-                     WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2",
-                )
+                Stmt::new(format!(
+                    "UPDATE tickets SET used_at = $2, used_by = '{nonce}' \
+                     WHERE id_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     AND email = (SELECT email FROM users WHERE id = $3)"
+                ))
                 .text(ticket_hash.to_owned())
-                .int(now),
-                Stmt::new(
+                .int(now)
+                .text(user_id.to_owned()),
+                Stmt::new(format!(
                     "UPDATE users SET email_verified = TRUE, updated_at = $2 WHERE id = $3 \
-                     AND EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_at = $2)",
-                )
+                     AND EXISTS (SELECT 1 FROM tickets WHERE id_hash = $1 AND used_by = '{nonce}' \
+                     AND tickets.email = users.email)"
+                ))
                 .text(ticket_hash.to_owned())
                 .int(now)
                 .text(user_id.to_owned()),

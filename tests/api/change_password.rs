@@ -10,7 +10,11 @@ use crate::helpers::{Backend, CLIENT, CONN, PASSWORD, TestApp, parts, raw, spawn
 
 const SENT: &str = "We've just sent you an email to reset your password.";
 
-async fn change_password(app: &TestApp, email: &str, connection: &str) -> reqwest::Response {
+pub(crate) async fn change_password(
+    app: &TestApp,
+    email: &str,
+    connection: &str,
+) -> reqwest::Response {
     app.http
         .post(app.url("/dbconnections/change_password"))
         .json(&json!({"client_id": CLIENT, "email": email, "connection": connection}))
@@ -20,13 +24,13 @@ async fn change_password(app: &TestApp, email: &str, connection: &str) -> reqwes
 }
 
 /// Waits for the emails queued after their requests' answers.
-async fn queued(app: &TestApp) {
+pub(crate) async fn queued(app: &TestApp) {
     app.services.background.close();
     app.services.background.wait().await;
     app.services.background.reopen();
 }
 
-async fn emails(app: &TestApp, to: &str) -> Vec<Value> {
+pub(crate) async fn emails(app: &TestApp, to: &str) -> Vec<Value> {
     let token = app.management_token("read:emails").await;
     let resp = app
         .http
@@ -41,7 +45,7 @@ async fn emails(app: &TestApp, to: &str) -> Vec<Value> {
 }
 
 /// The reset link of the newest email to `to`, as a path.
-async fn reset_link(app: &TestApp, to: &str) -> String {
+pub(crate) async fn reset_link(app: &TestApp, to: &str) -> String {
     let mail = emails(app, to).await;
     let text = mail[0]["body_text"].as_str().unwrap();
     let url = text
@@ -54,7 +58,7 @@ async fn reset_link(app: &TestApp, to: &str) -> String {
         .to_owned()
 }
 
-pub(crate) struct Browser(reqwest::Client, String);
+pub(crate) struct Browser(pub(crate) reqwest::Client, String);
 
 impl Browser {
     pub(crate) fn new(app: &TestApp) -> Self {

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod change_password;
+mod credentials;
 mod hardening;
 mod helpers;
 mod hostile_hashes;

@@ -75,6 +75,23 @@ fn file_error(path: &Path, reason: impl std::fmt::Display) -> MigrationError {
     }
 }
 
+/// A new file only its owner may read (0600): password hashes go there. An existing file is
+/// truncated and narrowed to 0600 before anything is written.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 /// A file as bytes: gunzipped when it starts with gzip's magic number.
 fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, MigrationError> {
     let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
@@ -581,9 +598,7 @@ pub async fn export(store: Arc<dyn Store>, run: ExportRun) -> Result<u64, Migrat
     };
     let mut out = BufWriter::new(sink);
     let mut hashes = match &run.with_hashes {
-        Some(p) => Some(BufWriter::new(
-            std::fs::File::create(p).map_err(out_err(p))?,
-        )),
+        Some(p) => Some(BufWriter::new(private_file(p).map_err(out_err(p))?)),
         None => None,
     };
     let csv_line = |fields: &[String]| -> Result<Vec<u8>, MigrationError> {

@@ -69,6 +69,9 @@ impl From<VerifyError> for ManagementError {
     fn from(e: VerifyError) -> Self {
         match e {
             VerifyError::Rejected(why) => ManagementError::Unauthorized(why),
+            VerifyError::WrongAudience => {
+                ManagementError::Unauthorized("the token is not valid for the Management API")
+            }
             VerifyError::Failure(f) => ManagementError::Failure(f),
         }
     }

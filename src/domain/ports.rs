@@ -51,6 +51,9 @@ pub enum VerifyError {
     /// The token is malformed, expired, or not ours; the text is the OAuth description.
     #[error("{0}")]
     Rejected(&'static str),
+    /// A valid token of ours, issued for another audience (each endpoint words it).
+    #[error("the token is for another audience")]
+    WrongAudience,
     #[error(transparent)]
     Failure(#[from] Failure),
 }

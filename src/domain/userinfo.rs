@@ -29,6 +29,9 @@ impl From<VerifyError> for UserinfoError {
     fn from(e: VerifyError) -> Self {
         match e {
             VerifyError::Rejected(why) => UserinfoError::InvalidToken(why),
+            VerifyError::WrongAudience => {
+                UserinfoError::InvalidToken("the token is not valid for /userinfo")
+            }
             VerifyError::Failure(f) => UserinfoError::Failure(f),
         }
     }

@@ -164,9 +164,7 @@ impl JwtSigner {
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
                 match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidAudience => {
-                        VerifyError::Rejected("the token is not valid for /userinfo")
-                    }
+                    jsonwebtoken::errors::ErrorKind::InvalidAudience => VerifyError::WrongAudience,
                     _ => VerifyError::Rejected("invalid token"),
                 }
             })?;

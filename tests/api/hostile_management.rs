@@ -161,7 +161,29 @@ async fn chained_nots_are_bounded(backend: Backend) {
     assert_eq!(status, 200);
 }
 
+/// A valid token of another audience is told it is not for the Management API (it was told
+/// "not valid for /userinfo").
+async fn a_token_of_another_audience_is_named_as_such(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("aud@example.com").await;
+    let login = app.login("aud@example.com", "openid").await;
+    let access = login["access_token"].as_str().unwrap();
+    assert_eq!(
+        get(&app, access, "/users").await,
+        (
+            401,
+            envelope(
+                401,
+                "Unauthorized",
+                "the token is not valid for the Management API",
+                "invalid_token"
+            )
+        )
+    );
+}
+
 crate::both_stores!(
+    a_token_of_another_audience_is_named_as_such,
     control_characters_never_reach_the_store,
     chained_nots_are_bounded,
 );

@@ -523,6 +523,13 @@ async fn the_hash_export_joins_profiles_and_exports_round_trip(backend: Backend)
         .await
         .unwrap();
         assert_eq!(n, 2 + users.len() as u64 + 1);
+        // The hashes are readable by their owner only, as `umask 022` would not make them.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join(format!("{name}.hashes")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}.hashes");
     }
     let csv = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
     assert!(

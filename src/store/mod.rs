@@ -17,6 +17,7 @@ use crate::domain::store::{StoreError, UniqueField};
 use crate::domain::tenant::{Client, ClientGrant, Connection, TenantSettings};
 
 mod codes;
+mod file_guard;
 mod import;
 mod jobs;
 mod kept;
@@ -161,6 +162,8 @@ pub struct SqlStore {
     kept: Arc<Kept>,
     /// One permit when writes are serialized (SQLite), none otherwise.
     write_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// The SQLite file as opened, checked before writes (see `file_guard`).
+    file: Option<Arc<file_guard::FileGuard>>,
     /// Hot-path writes (users, login attempts, refresh tokens).
     writes: Writer,
     users: UserReader,
@@ -296,6 +299,11 @@ impl SqlStore {
         let write_gate = dialect
             .serialize_writes
             .then(|| Arc::new(tokio::sync::Semaphore::new(1)));
+        let file = dialect
+            .serialize_writes
+            .then(|| file_guard::FileGuard::of_url(&url))
+            .flatten()
+            .map(Arc::new);
         let writes = match &write_gate {
             // One connection of the writer's own (see `Writer::batched`): sharing the pool's
             // cost ~14 page reads a signup.
@@ -310,7 +318,7 @@ impl SqlStore {
                     url: redacted.clone(),
                     reason: scrub(e, &url),
                 })?;
-                Writer::batched(own, gate.clone())
+                Writer::batched(own, gate.clone(), file.clone())
             }
             None => Writer::direct(kept.clone()),
         };
@@ -321,6 +329,7 @@ impl SqlStore {
             pool,
             kept,
             write_gate,
+            file,
             writes,
             settings: moka::sync::Cache::builder()
                 .time_to_live(CONFIG_CACHE_TTL)
@@ -339,6 +348,9 @@ impl SqlStore {
 
     /// Waits for the right to write (SQLite); a no-op on PostgreSQL.
     async fn writer(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, StoreError> {
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
         match &self.write_gate {
             Some(gate) => gate
                 .acquire()

@@ -117,9 +117,13 @@ impl Writer {
     /// pings a connection each time it is handed back, a second round trip to the
     /// connection's thread for every write. `gate` is held while a batch runs, so other writers
     /// (tenant set-up, key rotation) never collide with it.
-    pub fn batched(conn: AnyConnection, gate: Arc<Semaphore>) -> Self {
+    pub fn batched(
+        conn: AnyConnection,
+        gate: Arc<Semaphore>,
+        file: Option<Arc<super::file_guard::FileGuard>>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(conn, gate, rx));
+        tokio::spawn(writer_loop(conn, gate, file, rx));
         Self(Route::Batched(tx))
     }
 
@@ -175,6 +179,7 @@ async fn run_alone(conn: &mut AnyConnection, stmts: &[Stmt]) -> Reply {
 async fn writer_loop(
     mut conn: AnyConnection,
     gate: Arc<Semaphore>,
+    file: Option<Arc<super::file_guard::FileGuard>>,
     mut queue: mpsc::UnboundedReceiver<Msg>,
 ) {
     let mut closing = None;
@@ -204,9 +209,12 @@ async fn writer_loop(
         };
         // Alone, a write needs no savepoint: it commits by itself, saving four round trips to
         // the connection's thread (on a busy server, most batches hold one).
-        let replies = match jobs.as_slice() {
-            [one] => vec![run_alone(&mut conn, &one.stmts).await],
-            _ => run_batch(&mut conn, &jobs).await,
+        // A write to a file nobody can find again is never acknowledged.
+        let gone = file.as_ref().and_then(|f| f.check().err());
+        let replies = match (gone, jobs.as_slice()) {
+            (Some(e), _) => jobs.iter().map(|_| Err(e.clone())).collect(),
+            (None, [one]) => vec![run_alone(&mut conn, &one.stmts).await],
+            (None, _) => run_batch(&mut conn, &jobs).await,
         };
         for (job, reply) in jobs.into_iter().zip(replies) {
             let _ = job.reply.send(reply);
@@ -278,7 +286,10 @@ mod tests {
             .await
             .unwrap();
         let own = AnyConnection::connect(&url).await.unwrap();
-        (Writer::batched(own, Arc::new(Semaphore::new(1))), pool)
+        (
+            Writer::batched(own, Arc::new(Semaphore::new(1)), None),
+            pool,
+        )
     }
 
     fn insert(x: i64) -> Stmt {

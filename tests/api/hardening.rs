@@ -426,7 +426,50 @@ async fn a_plain_options_request_is_routed_not_answered_as_a_preflight(backend: 
     );
 }
 
+/// The database disappears under a running server: on SQLite its directory is deleted (the
+/// open file lives on, unlinked), on PostgreSQL the database is dropped. Readiness and writes
+/// must fail from then on: a signup must not be acknowledged and then lost.
+async fn nothing_is_acknowledged_once_the_database_is_gone(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let app =
+        crate::helpers::spawn_on(&url, tempfile::tempdir().unwrap(), Options::default()).await;
+    let ready = || async { parts(app.http.get(app.url("/readyz")).send().await.unwrap()).await };
+    assert_eq!(ready().await.0, 200);
+    app.signed_up("before@example.com").await;
+    match backend {
+        Backend::Sqlite => std::fs::remove_dir_all(dir.path()).unwrap(),
+        Backend::Postgres => {
+            let (base, name) = url.rsplit_once('/').unwrap();
+            let mut admin =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{base}/postgres"))
+                    .await
+                    .unwrap();
+            sqlx::Executor::execute(
+                &mut admin,
+                format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(ready().await, (503, json!({"status": "unavailable"})));
+    let (status, body) = raw(app
+        .signup(&json!({"client_id": CLIENT, "connection": CONN,
+            "email": "after@example.com", "password": PASSWORD}))
+        .await)
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            500,
+            r#"{"name":"InternalServerError","code":"internal_error","description":"Internal error","statusCode":500}"#
+        )
+    );
+}
+
 crate::both_stores!(
+    nothing_is_acknowledged_once_the_database_is_gone,
     not_ready_while_writes_fail,
     a_plain_options_request_is_routed_not_answered_as_a_preflight,
     two_unicode_spellings_of_one_email_are_one_account,

@@ -1034,6 +1034,7 @@ async fn sender(o: &Opts) {
                 id_hash: format!("bench-ticket-{i}"),
                 kind: "password_reset".into(),
                 user_id: user.id.clone(),
+                email: user.email.clone(),
                 result_url: None,
                 created_at: now,
                 expires_at: now + 3_600_000,

@@ -337,10 +337,12 @@ impl Application {
                 }
             }
         });
+        let silent = crate::http::silence::Silent::default();
         let service = ConnectionLimit::new(
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
             self.max_connections,
+            silent.clone(),
         );
         let header_read_timeout = self.header_read_timeout;
         // hyper disables its header-read timeout unless it has a timer.
@@ -350,14 +352,18 @@ impl Application {
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_read_timeout);
         };
+        // Connections that send nothing are cut at the same timeout, counted from accept.
+        use crate::http::silence::CutSilence;
         match self.tls {
             Some(config) => {
-                let mut server = axum_server::from_tcp_rustls(self.listener, config);
+                let mut server = axum_server::from_tcp_rustls(self.listener, config)
+                    .map(|a| CutSilence::new(a, header_read_timeout, silent));
                 timed(server.http_builder());
                 server.handle(handle).serve(service).await?
             }
             None => {
-                let mut server = axum_server::from_tcp(self.listener);
+                let mut server = axum_server::from_tcp(self.listener)
+                    .map(|a| CutSilence::new(a, header_read_timeout, silent));
                 timed(server.http_builder());
                 server.handle(handle).serve(service).await?
             }

@@ -76,6 +76,18 @@ impl User {
     }
 }
 
+/// Whether `id` (without its `auth0|` prefix) may name a database user: letters, digits, `-`,
+/// `_` and `.`, at most 64, not dots alone. The same rule for `POST /api/v2/users` and for
+/// imports, so an id that cannot be created cannot be imported either (`../../etc`, `a|b`).
+pub fn valid_user_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !id.chars().all(|c| c == '.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,16 +121,4 @@ mod tests {
             "Password(<redacted>)"
         );
     }
-}
-
-/// Whether `id` (without its `auth0|` prefix) may name a database user: letters, digits, `-`,
-/// `_` and `.`, at most 64, not dots alone. The same rule for `POST /api/v2/users` and for
-/// imports, so an id that cannot be created cannot be imported either (`../../etc`, `a|b`).
-pub fn valid_user_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && !id.chars().all(|c| c == '.')
 }

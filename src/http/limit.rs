@@ -2,14 +2,17 @@
 //! it accepts; while every place is taken it is not, so further connections wait in the
 //! kernel's backlog instead of taking file descriptors. A place is held by the connection's
 //! service (and every clone hyper makes of it per request), so it is given back when the
-//! connection has closed and its last request finished.
+//! connection has closed and its last request finished. While every place is taken, the
+//! connection that has been silent longest (see `silence`) is closed to make room.
 
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::PollSemaphore;
 use tower::Service;
+
+use super::silence::Silent;
 
 /// Wraps a make-service so that at most `max` of the services it makes are alive at once.
 #[derive(Clone)]
@@ -17,14 +20,21 @@ pub struct ConnectionLimit<M> {
     inner: M,
     places: PollSemaphore,
     reserved: Option<Arc<OwnedSemaphorePermit>>,
+    /// Connections that have sent nothing yet: while every place is taken, the oldest of them
+    /// is closed to make room.
+    silent: Silent,
+    /// Whether a connection was closed for the place awaited now (one per place).
+    evicted: bool,
 }
 
 impl<M> ConnectionLimit<M> {
-    pub fn new(inner: M, max: usize) -> Self {
+    pub fn new(inner: M, max: usize, silent: Silent) -> Self {
         Self {
             inner,
             places: PollSemaphore::new(Arc::new(Semaphore::new(max.max(1)))),
             reserved: None,
+            silent,
+            evicted: false,
         }
     }
 }
@@ -42,8 +52,21 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.reserved.is_none() {
-            // `None`: the semaphore was closed, which never happens; serve without a place.
-            self.reserved = ready!(self.places.poll_acquire(cx)).map(Arc::new);
+            match self.places.poll_acquire(cx) {
+                // `None`: the semaphore was closed, which never happens; serve without a place.
+                Poll::Ready(place) => {
+                    self.reserved = place.map(Arc::new);
+                    self.evicted = false;
+                }
+                Poll::Pending => {
+                    // A connection is waiting and every place is taken: the one silent longest
+                    // gives its place up (when it has closed, the semaphore wakes us).
+                    if !self.evicted {
+                        self.evicted = self.silent.evict_oldest();
+                    }
+                    return Poll::Pending;
+                }
+            }
         }
         self.inner.poll_ready(cx)
     }
@@ -97,7 +120,7 @@ mod tests {
                 Ok::<_, std::convert::Infallible>(x)
             }))
         });
-        let mut limit = ConnectionLimit::new(make, 1);
+        let mut limit = ConnectionLimit::new(make, 1, Silent::default());
         let first = limit.ready().await.unwrap().call(()).await.unwrap();
         let copy = first.clone();
         // The only place is taken: not ready.

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod pages;
 pub mod rate;
 pub mod signup;
+pub mod silence;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -45,7 +45,37 @@ async fn start(url: &str, tenant: &std::path::Path) -> Process {
 }
 
 async fn start_with(url: &str, tenant: &std::path::Path, extra: &[&str]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+    start_in(
+        Command::new(env!("CARGO_BIN_EXE_latchkey")),
+        url,
+        tenant,
+        extra,
+    )
+    .await
+}
+
+/// `latchkey serve` under `prlimit --nofile=N:N`: a process with few file descriptors.
+async fn start_with_nofile(
+    nofile: u32,
+    url: &str,
+    tenant: &std::path::Path,
+    extra: &[&str],
+) -> Process {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={nofile}:{nofile}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_latchkey"));
+    start_in(command, url, tenant, extra).await
+}
+
+async fn start_in(
+    mut command: Command,
+    url: &str,
+    tenant: &std::path::Path,
+    extra: &[&str],
+) -> Process {
+    let mut child = command
         .args([
             "serve",
             "--listen",
@@ -317,7 +347,71 @@ async fn slow_requests_time_out_with_a_json_503(backend: Backend) {
     );
 }
 
+/// 300 connections that connect and send nothing, against a server limited to 256 file
+/// descriptors (`prlimit --nofile=256`) with the default 30 s header timeout: `/healthz` is
+/// still answered at once (the silent connections longest idle give their places up), and a
+/// silent connection is closed at the header timeout counted from when it opened.
+async fn silent_connections_neither_stay_nor_starve_the_server(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("latchkey.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let tenant = tenant_file(&dir);
+    let server = start_with_nofile(
+        256,
+        &url,
+        &tenant,
+        &["--argon2-m-cost", "256", "--argon2-t-cost", "1"],
+    )
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let http = reqwest::Client::new();
+    let answered = tokio::time::timeout(
+        Duration::from_secs(5),
+        http.get(format!("{}/healthz", server.base)).send(),
+    )
+    .await
+    .expect("/healthz answered while 300 silent connections are open")
+    .unwrap();
+    assert_eq!(answered.status(), 200);
+    drop(silent);
+
+    // Silence alone is cut at the header timeout (1 s here), counted from the connect.
+    let quick = start_with(
+        &url,
+        &tenant,
+        &[
+            "--header-read-timeout",
+            "1",
+            "--argon2-m-cost",
+            "256",
+            "--argon2-t-cost",
+            "1",
+        ],
+    )
+    .await;
+    let mut quiet = tokio::net::TcpStream::connect(quick.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut quiet, &mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a connection that sent nothing is still open"
+    );
+}
+
 crate::both_stores!(
+    silent_connections_neither_stay_nor_starve_the_server,
     kill_9_loses_no_acknowledged_signup,
     sigterm_finishes_in_flight_requests_then_exits_0,
     slow_requests_time_out_with_a_json_503,

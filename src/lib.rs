@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod infra;
+pub mod json_records;
 pub mod migration;
 pub mod startup;
 pub mod store;

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use serde::de::{self, SeqAccess, Visitor};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -19,9 +18,11 @@ use crate::domain::imported_hash;
 use crate::domain::migration::{self, FailedUser, Outcome, Summary};
 use crate::domain::ports::Clock;
 use crate::domain::store::{ExportedUser, Store, StoreError};
+use crate::json_records::Piece;
 
-/// Users written per store call (one transaction).
+/// Users written per store call (one transaction), and the bytes of records one may hold.
 const BATCH: usize = 5_000;
+const BATCH_BYTES: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -110,55 +111,29 @@ fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, MigrationError> {
     })
 }
 
-/// Calls `f` with each record of a file: the elements of a top-level JSON array, or each value
-/// of NDJSON (or concatenated JSON). `f` returning false stops the reading.
-fn each_record(path: &Path, f: &mut dyn FnMut(Value) -> bool) -> Result<(), MigrationError> {
-    let mut reader = open(path)?;
-    // The first byte that is not white space says which.
-    let array = loop {
-        let buf = reader.fill_buf().map_err(|e| file_error(path, e))?;
-        if buf.is_empty() {
-            return Ok(());
+/// Most bytes one record of an imported file may take: two metadata objects of 16 kB and a
+/// generous profile. A larger one is refused by itself (never held whole in memory).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// Calls `f` with each record of a file and its size in bytes: the elements of a top-level
+/// JSON array, or each value of NDJSON (or concatenated JSON). A record over
+/// `MAX_RECORD_BYTES` arrives as `migration::oversize` (refused per user). `f` returning false
+/// stops the reading.
+fn each_record(path: &Path, f: &mut dyn FnMut(Value, usize) -> bool) -> Result<(), MigrationError> {
+    let mut records = crate::json_records::Records::new(open(path)?, MAX_RECORD_BYTES);
+    while let Some(piece) = records.next_piece().map_err(|e| file_error(path, e))? {
+        let (value, size) = match piece {
+            Piece::Record(bytes) => (
+                serde_json::from_slice::<Value>(&bytes).map_err(|e| file_error(path, e))?,
+                bytes.len(),
+            ),
+            Piece::TooLarge(size) => (migration::oversize(size, MAX_RECORD_BYTES), 0),
+        };
+        if !f(value, size) {
+            break;
         }
-        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => {
-                let first = buf[i];
-                reader.consume(i);
-                break first == b'[';
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-            }
-        }
-    };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    if array {
-        struct Each<'a>(&'a mut dyn FnMut(Value) -> bool);
-        impl<'de> Visitor<'de> for Each<'_> {
-            type Value = ();
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON array of users")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                while let Some(v) = seq.next_element::<Value>()? {
-                    if !(self.0)(v) {
-                        return Err(de::Error::custom("stopped"));
-                    }
-                }
-                Ok(())
-            }
-        }
-        de::Deserializer::deserialize_seq(&mut de, Each(f)).map_err(|e| file_error(path, e))?;
-        de.end().map_err(|e| file_error(path, e))
-    } else {
-        for v in de.into_iter::<Value>() {
-            if !f(v.map_err(|e| file_error(path, e))?) {
-                break;
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Whether a record is of Auth0's password-hash export rather than the bulk-import format.
@@ -169,17 +144,17 @@ fn is_hash_export(v: &Value) -> bool {
 /// Every record to import, in order, through `f`: the files' own records, or, with a profile
 /// export, each profile joined with its hash record (held in memory, keyed by user id: the
 /// smaller of the two), then the hash records no profile named.
-fn records(run: &ImportRun, f: &mut dyn FnMut(Value) -> bool) -> Result<(), MigrationError> {
+fn records(run: &ImportRun, f: &mut dyn FnMut(Value, usize) -> bool) -> Result<(), MigrationError> {
     let Some(profiles) = &run.profiles else {
         for path in &run.files {
             let mut go = true;
-            each_record(path, &mut |v| {
+            each_record(path, &mut |v, size| {
                 let v = if is_hash_export(&v) {
                     migration::from_hash_export(&v, None)
                 } else {
                     v
                 };
-                go = f(v);
+                go = f(v, size);
                 go
             })?;
             if !go {
@@ -188,38 +163,49 @@ fn records(run: &ImportRun, f: &mut dyn FnMut(Value) -> bool) -> Result<(), Migr
         }
         return Ok(());
     };
-    let mut hashes: HashMap<String, Value> = HashMap::new();
+    let mut hashes: HashMap<String, (Value, usize)> = HashMap::new();
     let mut order = Vec::new();
+    let mut go = true;
     for path in &run.files {
-        each_record(path, &mut |v| {
+        each_record(path, &mut |v, size| {
+            if migration::is_oversize(&v) {
+                go = f(v, size);
+                return go;
+            }
             if let Some(id) = migration::export_id(&v) {
                 order.push(id.clone());
-                hashes.insert(id, v);
+                hashes.insert(id, (v, size));
             }
             true
         })?;
+        if !go {
+            return Ok(());
+        }
     }
-    let mut go = true;
-    each_record(profiles, &mut |p| {
+    each_record(profiles, &mut |p, size| {
+        if migration::is_oversize(&p) {
+            go = f(p, size);
+            return go;
+        }
         let joined = match migration::profile_id(&p).and_then(|id| hashes.remove(&id)) {
-            Some(h) => migration::from_hash_export(&h, Some(&p)),
+            Some((h, hash_size)) => (migration::from_hash_export(&h, Some(&p)), size + hash_size),
             None => {
                 let mut v = migration::from_hash_export(&json!({}), Some(&p));
                 if let Some(id) = migration::profile_id(&p) {
                     v["user_id"] = Value::String(id);
                 }
-                v
+                (v, size)
             }
         };
-        go = f(joined);
+        go = f(joined.0, joined.1);
         go
     })?;
     for id in order {
         if !go {
             break;
         }
-        if let Some(h) = hashes.remove(&id) {
-            go = f(migration::from_hash_export(&h, None));
+        if let Some((h, size)) = hashes.remove(&id) {
+            go = f(migration::from_hash_export(&h, None), size);
         }
     }
     Ok(())
@@ -345,7 +331,7 @@ pub async fn import(
     let counting = run.clone();
     let total = tokio::task::spawn_blocking(move || {
         let mut n = 0u64;
-        records(&counting, &mut |_| {
+        records(&counting, &mut |_, _| {
             n += 1;
             true
         })
@@ -359,9 +345,14 @@ pub async fn import(
     let reading = run.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let mut batch = Vec::with_capacity(BATCH);
-        let result = records(&reading, &mut |v| {
+        let mut bytes = 0usize;
+        let result = records(&reading, &mut |v, size| {
             batch.push(v);
-            if batch.len() == BATCH {
+            bytes += size;
+            // Bounded in count and in bytes: two batches in flight hold at most 2 x 16 MB of
+            // records, whatever their sizes.
+            if batch.len() == BATCH || bytes >= BATCH_BYTES {
+                bytes = 0;
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 return tx.blocking_send(full).is_ok();
             }
@@ -789,7 +780,7 @@ pub async fn run_job(ctx: &crate::domain::Services) -> Result<bool, MigrationErr
 /// Reads a whole small file's records (tests and the tenant file's seed users use files).
 pub fn read_all(path: &Path) -> Result<Vec<Value>, MigrationError> {
     let mut all = Vec::new();
-    each_record(path, &mut |v| {
+    each_record(path, &mut |v, _| {
         all.push(v);
         true
     })?;

@@ -90,7 +90,12 @@ pub struct FailedUser {
 
 impl FailedUser {
     pub fn new(record: &Value, errors: Vec<ImportProblem>) -> Self {
-        let mut user = record.clone();
+        // A record too large to read is named by nothing: its error says its size.
+        let mut user = if is_oversize(record) {
+            Value::Object(Map::new())
+        } else {
+            record.clone()
+        };
         if let Some(o) = user.as_object_mut() {
             o.remove("password_hash");
             o.remove("custom_password_hash");
@@ -153,6 +158,21 @@ pub fn metadata_has_control(m: &Map<String, Value>) -> bool {
     m.iter().any(|(k, v)| has_control(k) || value(v))
 }
 
+/// The key of the stand-in for a record too large to read (see `oversize`): never a property
+/// of Auth0's format.
+const OVERSIZE: &str = "\u{0}oversize";
+
+/// What a record over the file reader's bound becomes: a stand-in that `check` refuses with a
+/// per-user error (the record itself was never held in memory).
+pub fn oversize(bytes: u64, max: usize) -> Value {
+    serde_json::json!({ OVERSIZE: [bytes, max] })
+}
+
+/// Whether `v` is `oversize`'s stand-in.
+pub fn is_oversize(v: &Value) -> bool {
+    v.get(OVERSIZE).is_some()
+}
+
 /// Checks one bulk-import record. `now` names a new id when the record has none.
 pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>> {
     let Some(obj) = record.as_object() else {
@@ -162,6 +182,16 @@ pub fn check(record: &Value, now: i64) -> Result<ImportUser, Vec<ImportProblem>>
             None,
         )]);
     };
+    if let Some(size) = obj.get(OVERSIZE) {
+        return Err(vec![ImportProblem::new(
+            "INVALID_FORMAT",
+            format!(
+                "The user is {} bytes, over the limit of {} bytes per user",
+                size[0], size[1]
+            ),
+            None,
+        )]);
+    }
     let mut problems = Vec::new();
     let extra: Vec<&str> = obj
         .keys()

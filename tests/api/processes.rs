@@ -411,6 +411,7 @@ async fn silent_connections_neither_stay_nor_starve_the_server(backend: Backend)
 }
 
 crate::both_stores!(
+    an_oversize_record_is_refused_while_it_is_read,
     silent_connections_neither_stay_nor_starve_the_server,
     kill_9_loses_no_acknowledged_signup,
     sigterm_finishes_in_flight_requests_then_exits_0,
@@ -557,6 +558,68 @@ async fn command(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A 150 KB gzip holding one NDJSON record with a 150 MB `user_metadata` string, imported by
+/// `latchkey users import` limited to 256 MiB of data (`prlimit --data`): the record is
+/// refused by itself while it is read (never held), and the next one is imported.
+async fn an_oversize_record_is_refused_while_it_is_read(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let mut server = start(&url, &tenant_file(&dir)).await;
+    let _ = server.child.kill().await;
+    let _ = server.child.wait().await;
+    let file = dir.path().join("huge.ndjson.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&file).unwrap(),
+        flate2::Compression::best(),
+    );
+    use std::io::Write as _;
+    gz.write_all(br#"{"email":"huge@example.com","user_metadata":{"blob":""#)
+        .unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..150 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.write_all(b"\"}}\n{\"email\":\"small@example.com\"}\n")
+        .unwrap();
+    gz.finish().unwrap();
+    assert!(std::fs::metadata(&file).unwrap().len() < 400_000);
+    let errors = dir.path().join("errors.json");
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new("prlimit")
+            .arg(format!("--data={}", 256u64 << 20))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["users", "import", "--database-url", &url, "--connection"])
+            .arg(crate::helpers::CONN)
+            .arg("--errors")
+            .arg(&errors)
+            .arg(&file)
+            .output(),
+    )
+    .await
+    .expect("the import finished in time")
+    .expect("latchkey ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("inserted 1, updated 0, failed 1"),
+        "{stdout}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&errors).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        json!([{"user": {}, "errors": [{"code": "INVALID_FORMAT",
+            "message": format!("The user is {} bytes, over the limit of 65536 bytes per user", 150 * (1 << 20) + 56)}]}])
+    );
 }
 
 /// `latchkey users import` and `export` as a user runs them: counts on stdout, the errors file,

@@ -192,6 +192,42 @@ pub fn default_tenant() -> (TenantConfig, BootstrapCredentials) {
 }
 
 /// 1-based line of the first line containing `needle`, to point at semantic errors.
+/// Where a YAML tree holds a control character, as a path (`clients[0].name`): any in a key,
+/// any but tab, line feed and carriage return in a string value.
+fn control_character_at(v: &serde_yaml_ng::Value, at: &str) -> Option<String> {
+    use crate::domain::error::{has_control, has_control_in_text};
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::String(s) => has_control_in_text(s).then(|| at.to_owned()),
+        Y::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_at(item, &format!("{at}[{i}]"))),
+        Y::Mapping(m) => m.iter().find_map(|(k, v)| {
+            let key = match k {
+                Y::String(k) => k.clone(),
+                other => serde_yaml_ng::to_string(other).unwrap_or_default(),
+            };
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if has_control(&key) {
+                Some(if at.is_empty() {
+                    "a key".to_owned()
+                } else {
+                    format!("a key of {at}")
+                })
+            } else {
+                control_character_at(v, &path)
+            }
+        }),
+        Y::Tagged(t) => control_character_at(&t.value, at),
+        _ => None,
+    }
+}
+
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
@@ -210,6 +246,16 @@ pub fn load(
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let mut file: File = serde_yaml_ng::from_str(&text)
         .map_err(|e| err(e.location().map(|l| l.line()), e.to_string()))?;
+    // No control character reaches the store from here either (a NUL is refused by
+    // PostgreSQL and breaks searches): none in keys, none but tab and line breaks in values.
+    if let Ok(tree) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
+        && let Some(at) = control_character_at(&tree, "")
+    {
+        return Err(err(
+            None,
+            format!("{at} must not contain control characters"),
+        ));
+    }
 
     file.tenant.emails = std::mem::take(&mut file.emails);
     file.tenant
@@ -716,6 +762,21 @@ connections:
         assert_eq!(
             e.message,
             "client_grants: scope \"drop:tables\" is not one the API \"management\" defines"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_anywhere_in_the_file() {
+        let with = |name: &str| format!("clients:\n  - name: \"{name}\"\n");
+        let e = load_str(&with("App\\0")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "clients[0].name must not contain control characters"
+        );
+        let e = load_str("users:\n  - email: a@example.com\n    connection: Username-Password-Authentication\n    user_metadata: { \"k\\0\": v }\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "a key of users[0].user_metadata must not contain control characters"
         );
     }
 }

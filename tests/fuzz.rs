@@ -8,6 +8,12 @@
 //! - no password or client secret from a request in any answer, and none of them nor any JWT
 //!   in any log line.
 //!
+//! The hosted login and signup forms are also posted on a live transaction (`live_pages`), so
+//! that their mutated fields reach the login and signup logic; Management paths, query strings
+//! and metadata get control characters (`management_nul`); and imports read hostile files
+//! (`imports`: any hash cost, any salt character, nasty strings, oversize records), checking
+//! that every stored hash is within the ceilings and verifies without a 5xx.
+//!
 //! CI runs `LATCHKEY_FUZZ_CASES` cases per endpoint and store (default 300); for millions:
 //! `LATCHKEY_FUZZ_CASES=1000000 cargo test --release --test fuzz` (each test prints its count).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
@@ -195,6 +201,8 @@ struct Headers {
     authorization: Option<String>,
     origin: Option<String>,
     forwarded_for: Option<String>,
+    /// Set for the live hosted-page forms (their CSRF cookie).
+    cookie: Option<String>,
 }
 
 fn headers() -> impl Strategy<Value = Headers> {
@@ -222,6 +230,7 @@ fn headers() -> impl Strategy<Value = Headers> {
         authorization,
         origin,
         forwarded_for,
+        cookie: None,
     })
 }
 
@@ -305,6 +314,7 @@ fn request(c: &Case) -> Request<Body> {
         ("authorization", &c.headers.authorization),
         ("origin", &c.headers.origin),
         ("auth0-forwarded-for", &c.headers.forwarded_for),
+        ("cookie", &c.headers.cookie),
     ] {
         if let Some(v) = value
             && let Ok(v) = axum::http::HeaderValue::from_str(v)
@@ -364,7 +374,11 @@ fn check(
                 "not an HTML page: {status} {text}"
             );
         }
-        return Ok(false);
+        // A hosted signup that answers the app has stored its user.
+        return Ok(c.path == "/u/signup"
+            && c.method == Method::POST
+            && status == 302
+            && location.is_some_and(|l| l.starts_with("http://app.example/callback")));
     }
     if status >= 400 {
         let v: Value = serde_json::from_slice(body)
@@ -429,6 +443,7 @@ async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case
     let handle = tokio::runtime::Handle::current();
     let result = tokio::task::block_in_place(|| {
         runner.run(&strategy, |c| {
+            let c = live_form(&router, &handle, c);
             let mut req = request(&c);
             if c.headers.authorization.as_deref() == Some(VALID_BEARER) {
                 req.headers_mut().insert(
@@ -473,6 +488,190 @@ async fn fuzz(backend: Backend, name: &str, strategy: impl Strategy<Value = Case
     assert!(!logged.contains("eyJ"), "{name}: a JWT in the log");
     println!("fuzz {name} ({backend:?}): {n} cases");
     app.stop().await;
+}
+
+/// A hosted-page form case whose `_csrf` is still `LIVE` gets a real transaction first: the
+/// page is opened through `/authorize` as a browser would, and the case is posted with that
+/// transaction's `state`, the page's CSRF token and its cookie, so that the mutated fields
+/// reach the login and signup logic instead of the CSRF check.
+fn live_form(router: &axum::Router, handle: &tokio::runtime::Handle, mut c: Case) -> Case {
+    let screen = match c.path.as_str() {
+        "/u/login" => "login",
+        "/u/signup" => "signup",
+        _ => return c,
+    };
+    if c.method != Method::POST || c.body.get("_csrf") != Some(&json!("LIVE")) {
+        return c;
+    }
+    let get = |uri: String, cookie: Option<&str>| {
+        let mut b = Request::builder().method(Method::GET).uri(uri);
+        if let Some(cookie) = cookie {
+            b = b.header("cookie", cookie);
+        }
+        let mut req = b.body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        handle.block_on(router.clone().oneshot(req)).unwrap()
+    };
+    let authorize = format!(
+        "/authorize?client_id=spa-client&response_type=code&redirect_uri={}&scope=openid&state=s\
+         &nonce=n&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWWvrWnzCzPGg\
+         &code_challenge_method=S256&connection={CONN}&screen_hint={screen}&prompt=login",
+        urlencode("http://app.example/callback")
+    );
+    let to = get(authorize, None);
+    let Some(page) = to
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return c;
+    };
+    let opened = get(page.clone(), None);
+    let cookie: Vec<String> = opened
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let html = handle
+        .block_on(axum::body::to_bytes(opened.into_body(), 1 << 20))
+        .unwrap();
+    let html = String::from_utf8_lossy(&html);
+    let marker = r#"name="_csrf" value=""#;
+    let Some(at) = html.find(marker).map(|i| i + marker.len()) else {
+        return c;
+    };
+    let token = html[at..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&#x2f;", "/");
+    c.body.insert("_csrf".into(), json!(token));
+    c.body.remove("state");
+    c.path = page.split('?').next().unwrap_or_default().to_owned();
+    c.query = page.split_once('?').map(|(_, q)| q.to_owned());
+    c.headers.cookie = Some(cookie.join("; "));
+    c.encoding = Encoding::Form;
+    c
+}
+
+/// The hosted pages' forms on a live transaction, their fields spliced with NUL, control
+/// characters and oversize values.
+fn live_pages() -> impl Strategy<Value = Case> {
+    let path = prop_oneof![Just("/u/login"), Just("/u/signup")];
+    (path, "[a-z]{4,10}").prop_flat_map(|(p, local)| {
+        case(
+            p,
+            Method::POST,
+            json!({"_csrf": "LIVE", "action": "default",
+                "username": format!("{local}@example.com"), "email": format!("{local}@example.com"),
+                "password": format!("{PASSWORD_MARK}-Aa1!xyzw")}),
+        )
+        .prop_map(|mut c| {
+            // The form's own method and encoding: the mutations are in the fields.
+            c.method = Method::POST;
+            c.encoding = Encoding::Form;
+            c
+        })
+    })
+}
+
+/// Management paths and queries holding control characters (percent-encoded, as a client
+/// sends them), and bodies whose metadata keys and values hold them, with a valid token.
+fn management_nul() -> impl Strategy<Value = Case> {
+    let control = prop_oneof![
+        Just("%00"),
+        Just("%0A"),
+        Just("%0D%0A"),
+        Just("%1F"),
+        Just("%7F")
+    ];
+    let path = (
+        prop_oneof![
+            Just("/api/v2/users/auth0%7C{}"),
+            Just("/api/v2/jobs/{}"),
+            Just("/api/v2/roles/{}"),
+            Just("/api/v2/users/{}/roles"),
+            Just("/api/v2/logs/{}"),
+            Just("/api/v2/user-blocks/{}"),
+        ],
+        control.clone(),
+        "[a-z0-9]{0,6}",
+    )
+        .prop_map(|(p, ctl, id)| (p.replace("{}", &format!("{id}{ctl}")), None));
+    let query = (
+        prop_oneof![
+            Just("/api/v2/users"),
+            Just("/api/v2/logs"),
+            Just("/api/v2/users-by-email")
+        ],
+        prop_oneof![
+            Just("q"),
+            Just("email"),
+            Just("search"),
+            Just("sort"),
+            Just("fields")
+        ],
+        control,
+        "[a-z:\\\"]{0,8}",
+    )
+        .prop_map(|(p, k, ctl, v)| {
+            let v = urlencode(&v);
+            (p.to_owned(), Some(format!("{k}={v}{ctl}{v}")))
+        });
+    let get = prop_oneof![path, query].prop_map(|(path, query)| Case {
+        method: Method::GET,
+        path,
+        query,
+        body: Map::new(),
+        encoding: Encoding::Json,
+        headers: Headers {
+            authorization: Some(VALID_BEARER.to_owned()),
+            origin: None,
+            forwarded_for: None,
+            cookie: None,
+        },
+    });
+    let metadata = (
+        prop_oneof![Just("user_metadata"), Just("app_metadata")],
+        nasty(),
+        nasty(),
+        any::<bool>(),
+        "[a-z]{4,10}",
+    )
+        .prop_map(|(field, key, value, in_key, local)| {
+            let inner = if in_key {
+                json!({ format!("k{key}"): "v" })
+            } else {
+                json!({ "k": { "deep": [format!("v{value}")] } })
+            };
+            let mut body = Map::new();
+            body.insert("connection".into(), json!(CONN));
+            body.insert("email".into(), json!(format!("{local}@example.com")));
+            body.insert(
+                "password".into(),
+                json!(format!("{PASSWORD_MARK}-Aa1!xyzw")),
+            );
+            body.insert(field.into(), inner);
+            Case {
+                method: Method::POST,
+                path: "/api/v2/users".into(),
+                query: None,
+                body,
+                encoding: Encoding::Json,
+                headers: Headers {
+                    authorization: Some(VALID_BEARER.to_owned()),
+                    origin: None,
+                    forwarded_for: None,
+                    cookie: None,
+                },
+            }
+        });
+    prop_oneof![get, metadata]
 }
 
 fn signup() -> impl Strategy<Value = Case> {
@@ -671,6 +870,7 @@ fn management() -> impl Strategy<Value = Case> {
                     authorization: Some(VALID_BEARER.to_owned()),
                     origin: None,
                     forwarded_for: None,
+                    cookie: None,
                 },
             }
         });
@@ -679,6 +879,164 @@ fn management() -> impl Strategy<Value = Case> {
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+// ---- imports ----
+
+/// A password hash as a hostile export could hold it: any cost, any salt character.
+fn hostile_hash() -> impl Strategy<Value = (String, Value)> {
+    let cost = prop_oneof![4u32..=16, 17u32..=31];
+    let bcrypt = (cost, "[./A-Za-z0-9]{53}").prop_map(|(c, body)| {
+        (
+            "password_hash".to_owned(),
+            json!(format!("$2b${c:02}${body}")),
+        )
+    });
+    let big = prop_oneof![1u32..=64, 65u32..=1 << 20, Just(u32::MAX), any::<u32>()];
+    let argon = (
+        prop_oneof![Just("argon2id"), Just("argon2i"), Just("argon2d")],
+        big.clone(),
+        big.clone(),
+        1u32..=300,
+    )
+        .prop_map(|(alg, m, t, p)| {
+            (
+                "custom_password_hash".to_owned(),
+                json!({"algorithm": "argon2", "hash": {"encoding": "utf8", "value": format!(
+                    "${alg}$v=19$m={m},t={t},p={p}$c2FsdHNhbHRzYWx0$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY"
+                )}}),
+            )
+        });
+    let pbkdf2 = big.prop_map(|i| {
+        (
+            "custom_password_hash".to_owned(),
+            json!({"algorithm": "pbkdf2", "hash": {"encoding": "utf8", "value": format!(
+                "$pbkdf2-sha256$i={i},l=32$c2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY"
+            )}}),
+        )
+    });
+    prop_oneof![bcrypt, argon, pbkdf2]
+}
+
+/// One import record: a hostile hash, nasty strings in its fields and metadata, or oversize.
+fn import_record() -> impl Strategy<Value = Value> {
+    (
+        "[a-z]{4,10}",
+        hostile_hash(),
+        prop::option::of(nasty()),
+        prop::option::of(nasty()),
+        0u8..10,
+    )
+        .prop_map(|(local, (field, hash), name, meta, shape)| {
+            let mut r = json!({"email": format!("{local}@example.com")});
+            r[field] = hash;
+            if let Some(n) = name {
+                r["name"] = json!(format!("n{n}"));
+            }
+            if let Some(m) = meta {
+                r["user_metadata"] = json!({ format!("k{m}"): format!("v{m}") });
+            }
+            if shape == 0 {
+                r["app_metadata"] = json!({"blob": "x".repeat(70_000)});
+            }
+            r
+        })
+}
+
+/// Imports of hostile files: every one finishes (no panic, no error for the file), every
+/// stored hash is within the ceilings, and a wrong password for a cheap one is an ordinary
+/// refusal, never a 5xx.
+async fn fuzz_imports(backend: Backend) {
+    use latchkey::domain::imported_hash::{
+        Imported, MAX_ARGON2_M, MAX_ARGON2_P, MAX_ARGON2_T, MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS,
+    };
+    use latchkey::domain::store::UserStore as _;
+    log();
+    let app = helpers::spawn_with(
+        backend,
+        helpers::Options::args(&["--argon2-m-cost", "8", "--hash-queue", "1000"]),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // An import is a file and a transaction: a tenth of the request targets' cases.
+    let n = cases().div_ceil(10);
+    let mut runner = TestRunner::new(Config {
+        cases: n,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let handle = tokio::runtime::Handle::current();
+    let strategy = (prop::collection::vec(import_record(), 1..6), any::<bool>());
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&strategy, |(records, ndjson)| {
+            let file = dir.path().join("users.json");
+            let text = if ndjson {
+                records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+            } else {
+                Value::Array(records.clone()).to_string()
+            };
+            std::fs::write(&file, text).unwrap();
+            let run = latchkey::migration::ImportRun {
+                connection: CONN.into(),
+                upsert: true,
+                files: vec![file],
+                profiles: None,
+                errors: dir.path().join("errors.json"),
+                progress: latchkey::migration::Progress::Quiet,
+            };
+            let imported = handle.block_on(latchkey::migration::import(
+                app.store.clone(),
+                app.clock.clone(),
+                run,
+            ));
+            prop_assert!(imported.is_ok(), "{imported:?}");
+            for r in &records {
+                let email = r["email"].as_str().unwrap();
+                let Some(user) = handle
+                    .block_on(app.store.user_by_identifier(CONN, email))
+                    .unwrap()
+                else {
+                    continue;
+                };
+                let stored = &user.password_hash;
+                let mut cheap = false;
+                if stored.starts_with("$2") {
+                    let cost: u32 = stored[4..6].parse().unwrap();
+                    prop_assert!(cost <= MAX_BCRYPT_COST, "{stored}");
+                    cheap = cost <= 5;
+                } else if stored.starts_with("$argon2") {
+                    let parsed = argon2::PasswordHash::new(stored).unwrap();
+                    let p = argon2::Params::try_from(&parsed).unwrap();
+                    prop_assert!(
+                        p.m_cost() <= MAX_ARGON2_M
+                            && p.t_cost() <= MAX_ARGON2_T
+                            && p.p_cost() <= MAX_ARGON2_P,
+                        "{stored}"
+                    );
+                    cheap = p.m_cost() <= 256 && p.t_cost() <= 2;
+                } else if let Some(Imported::Pbkdf2 { iterations, .. }) =
+                    Imported::from_stored(stored)
+                {
+                    prop_assert!(iterations <= MAX_PBKDF2_ITERATIONS, "{stored}");
+                    cheap = iterations <= 10_000;
+                }
+                if cheap {
+                    let answer = handle.block_on(
+                        app.token(&json!({"grant_type": "password", "client_id": CLIENT,
+                            "client_secret": "app-secret", "username": email, "password": "wrong"})),
+                    );
+                    let status = answer.status().as_u16();
+                    prop_assert!(status == 403 || status == 429, "{status} for {stored}");
+                }
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("imports: {e}");
+    }
+    println!("fuzz imports ({backend:?}): {n} files");
+    app.stop().await;
 }
 
 macro_rules! fuzz_tests {
@@ -690,6 +1048,10 @@ macro_rules! fuzz_tests {
                     super::fuzz(super::Backend::Sqlite, stringify!($name), $strategy).await
                 }
             )*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn imports() {
+                super::fuzz_imports(super::Backend::Sqlite).await
+            }
         }
         mod postgres {
             $(
@@ -698,6 +1060,10 @@ macro_rules! fuzz_tests {
                     super::fuzz(super::Backend::Postgres, stringify!($name), $strategy).await
                 }
             )*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn imports() {
+                super::fuzz_imports(super::Backend::Postgres).await
+            }
         }
     };
 }
@@ -713,4 +1079,6 @@ fuzz_tests!(
     other_endpoints => super::anywhere(),
     jobs => super::jobs(),
     management => super::management(),
+    live_pages => super::live_pages(),
+    management_nul => super::management_nul(),
 );

@@ -44,6 +44,10 @@ struct Opts {
     only: String,
     /// `--mode import` only: how many users the file has.
     users: usize,
+    /// `--mode tokens` only: the users are signed up by a server hashing at this Argon2 m
+    /// (t=1), and the measured server starts with the defaults: the timing phase after a cost
+    /// raise.
+    stored_m_cost: Option<u32>,
 }
 
 fn opts() -> Opts {
@@ -55,6 +59,7 @@ fn opts() -> Opts {
         floods: 5,
         only: String::new(),
         users: 1_000_000,
+        stored_m_cost: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -65,6 +70,7 @@ fn opts() -> Opts {
             "--seconds" => o.seconds = value.parse().expect("--seconds N"),
             "--concurrency" => o.concurrency = Some(value.parse().expect("--concurrency N")),
             "--mode" => o.mode = value,
+            "--stored-m-cost" => o.stored_m_cost = Some(value.parse().expect("--stored-m-cost N")),
             "--floods" => o.floods = value.parse().expect("--floods N"),
             "--only" => o.only = value,
             "--users" => o.users = value.parse().expect("--users N"),

@@ -75,6 +75,11 @@ pub(super) fn bin() -> String {
 
 /// Starts `latchkey serve` with the benchmarks' tenant on `url`.
 pub(super) fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
+    start_with(url, dir, &[])
+}
+
+/// `start` with more arguments for `latchkey serve`.
+pub(super) fn start_with(url: &str, dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let tenant = dir.join("tenant.yaml");
     std::fs::write(&tenant, TENANT).unwrap();
     let mut child = Command::new(bin())
@@ -84,6 +89,7 @@ pub(super) fn start(url: &str, dir: &std::path::Path) -> ServerProcess {
         .arg("--tenant-file")
         .arg(&tenant)
         .args(["--log-format", "json"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -520,10 +526,23 @@ pub async fn tokens(o: &Opts) {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(&o.store, dir.path()).await;
+    let users = 64;
+    let http = reqwest::Client::new();
+    // After a cost raise: the accounts were hashed at a lower cost by an earlier server.
+    if let Some(m) = o.stored_m_cost {
+        let m = m.to_string();
+        let earlier = start_with(
+            &url,
+            dir.path(),
+            &["--argon2-m-cost", &m, "--argon2-t-cost", "1"],
+        );
+        signup_users(&http, &earlier.base, users).await;
+        drop(earlier);
+        println!("accounts hashed at m={m}, t=1; the measured server uses the defaults");
+    }
     let server = start(&url, dir.path());
     let pid = server.child.id();
     let base = server.base.clone();
-    let http = reqwest::Client::new();
     // Idle: started, migrated, keys loaded, nothing served yet.
     let (idle_rss, _) = rss_mib(pid);
     println!(
@@ -531,8 +550,9 @@ pub async fn tokens(o: &Opts) {
         o.store, o.seconds
     );
 
-    let users = 64;
-    signup_users(&http, &base, users).await;
+    if o.stored_m_cost.is_none() {
+        signup_users(&http, &base, users).await;
+    }
     let token_url = format!("{base}/oauth/token");
     let rounds = (o.seconds as usize / 4).max(3);
     let window = o.seconds as f64 / rounds as f64;

@@ -128,6 +128,41 @@ pub struct TestApp {
 }
 
 /// Base URL of the PostgreSQL server the tests create databases on.
+/// The Redis the shared-rate-limit test uses (LATCHKEY_TEST_REDIS, default the local one), if
+/// one answers. Without one the test says so loudly and returns; with LATCHKEY_REQUIRE_REDIS=1
+/// (CI) a missing Redis fails it.
+pub fn test_redis() -> Option<String> {
+    let url =
+        std::env::var("LATCHKEY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let addr = url::Url::parse(&url).ok().and_then(|u| {
+        Some(format!(
+            "{}:{}",
+            u.host_str()?.to_owned(),
+            u.port().unwrap_or(6379)
+        ))
+    });
+    let reachable = addr.as_deref().is_some_and(|a| {
+        use std::net::ToSocketAddrs as _;
+        a.to_socket_addrs()
+            .ok()
+            .and_then(|mut s| s.next())
+            .is_some_and(|sa| {
+                std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(2)).is_ok()
+            })
+    });
+    if reachable {
+        return Some(url);
+    }
+    if std::env::var("LATCHKEY_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("no Redis answers at {url} and LATCHKEY_REQUIRE_REDIS=1");
+    }
+    eprintln!(
+        "\n  ####  WARNING: no Redis answers at {url}: the shared rate-limit test is SKIPPED \
+         (set LATCHKEY_TEST_REDIS=redis://HOST:PORT/)  ####\n"
+    );
+    None
+}
+
 pub fn postgres_base() -> String {
     std::env::var("LATCHKEY_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())

@@ -13,6 +13,7 @@ mod management;
 mod management_access;
 mod migration;
 mod processes;
+mod schema;
 mod signup;
 mod startup;
 mod tokens;

@@ -104,9 +104,17 @@ where
         let deadline = Instant::now() + self.timeout;
         let accepting = self.inner.accept(stream, service);
         let silent = self.silent.clone();
+        // Watched from accept: a TLS handshake that never comes is cut (and evicted) too.
+        let (id, token) = silent.register();
         Box::pin(async move {
-            let (stream, service) = accepting.await?;
-            let (id, token) = silent.register();
+            let mut unwatch = Unregister(Some(silent.clone()), id);
+            let (stream, service) = tokio::select! {
+                accepted = accepting => accepted?,
+                () = token.clone().cancelled_owned() => return Err(cut()),
+                () = tokio::time::sleep_until(deadline) => return Err(cut()),
+            };
+            // From here the watch owns the registration.
+            unwatch.0 = None;
             Ok((
                 FirstBytes {
                     inner: stream,
@@ -121,6 +129,25 @@ where
                 service,
             ))
         })
+    }
+}
+
+fn cut() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no request on this connection in time",
+    )
+}
+
+/// Forgets a registration when an accept ends before its stream is watched (`None` once the
+/// watch owns it).
+struct Unregister(Option<Silent>, u64);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(silent) = &self.0 {
+            silent.forget(self.1);
+        }
     }
 }
 
@@ -183,10 +210,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstBytes<S> {
                     || watch.evicted.as_mut().poll(cx).is_ready();
                 if cut {
                     self.watch = None;
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no request on this connection in time",
-                    )));
+                    return Poll::Ready(Err(self::cut()));
                 }
             }
         }

@@ -1020,6 +1020,80 @@ async fn the_openapi_document_lists_what_is_served(backend: Backend) {
     app.stop().await;
 }
 
+/// For every documented operation and each scope its `security` lists (any of them is
+/// enough), a token holding exactly that scope is not refused with 403: the document says what
+/// each handler checks.
+async fn each_operation_takes_a_token_with_exactly_its_documented_scope(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let doc: Value = app
+        .http
+        .get(app.url("/api/v2/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operations = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let scopes: Vec<String> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["management"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect();
+            operations.push((path.clone(), method.clone(), scopes));
+        }
+    }
+    app.stop().await;
+    let mut every: Vec<String> = operations.iter().flat_map(|o| o.2.clone()).collect();
+    every.sort();
+    every.dedup();
+    // A client granted every documented scope, to mint one-scope tokens from.
+    let tenant = crate::helpers::TENANT.replace(
+        "client_grants:\n",
+        &format!(
+            "  - name: Scopes\n    client_id: scopes-client\n    client_secret: scopes-secret\n    grant_types: [client_credentials]\nclient_grants:\n  - client_id: Scopes\n    audience: management\n    scope: [{}]\n",
+            every.join(", ")
+        ),
+    );
+    let app = crate::helpers::spawn_with(backend, crate::helpers::Options::tenant(tenant)).await;
+    let mut checked = 0;
+    for (path, method, scopes) in &operations {
+        assert!(!scopes.is_empty(), "{method} {path} documents no scope");
+        for scope in scopes {
+            let (status, minted) = parts(
+                app.token(&json!({"grant_type": "client_credentials", "client_id": "scopes-client",
+                    "client_secret": "scopes-secret", "audience": format!("{}/api/v2/", app.base),
+                    "scope": scope}))
+                    .await,
+            )
+            .await;
+            assert_eq!(status, 200, "{scope}: {minted}");
+            assert_eq!(minted["scope"], json!(scope));
+            let token = minted["access_token"].as_str().unwrap();
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut req = app
+                .http
+                .request(m.clone(), app.url(&path.replace("{id}", "auth0|x")))
+                .bearer_auth(token);
+            if m != Method::GET && m != Method::DELETE && !path.ends_with("users-imports") {
+                req = req.json(&json!({}));
+            }
+            let (status, body) = raw(req.send().await.unwrap()).await;
+            assert!(
+                status != 403 && status != 401,
+                "{method} {path} with exactly {scope}: {status} {body}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+    app.stop().await;
+}
+
 async fn indexed_metadata_paths_search_through_their_index(backend: Backend) {
     let tenant = crate::helpers::TENANT.replace(
         "  default_directory: Username-Password-Authentication\n",
@@ -1163,6 +1237,7 @@ crate::both_stores!(
     instances_share_the_rate_limit_through_redis,
     indexed_metadata_paths_search_through_their_index,
     the_openapi_document_lists_what_is_served,
+    each_operation_takes_a_token_with_exactly_its_documented_scope,
     client_grants_are_managed,
     roles_and_their_holders,
     the_log_records_each_flow,

@@ -1,7 +1,6 @@
 //! What every area's error shares: validation failures (a field and the rule it broke, worded by
-//! each envelope) and the failures no request can fix (overload, the store, hashing, signing).
-
-use super::store::StoreError;
+//! each envelope), the failures no request can fix (overload, the store, hashing, signing), and
+//! the store's own error, which they wrap. Imports no other domain module.
 
 /// The rule a field broke. Envelopes word it (dbconnections: "Missing required property: x";
 /// OAuth: "missing x parameter").
@@ -121,6 +120,25 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         next = s.source();
     }
     text
+}
+
+/// Which unique constraint a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    Email,
+    Username,
+    Other,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated ({0:?})")]
+    Conflict(UniqueField),
+    /// A stored row that does not decode.
+    #[error("stored data is invalid")]
+    Corrupt(#[source] Cause),
+    #[error("database error")]
+    Backend(#[source] Cause),
 }
 
 #[cfg(test)]

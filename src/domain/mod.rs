@@ -10,6 +10,7 @@ pub mod claims;
 pub mod email;
 pub mod error;
 pub mod imported_hash;
+pub mod imported_user;
 pub mod jobs;
 pub mod keys;
 pub mod manage_logs;

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use email_address::EmailAddress;
 use serde_json::{Map, Value};
 
 use super::Services;
@@ -83,13 +82,7 @@ pub struct SignupInput {
     pub user_metadata: Option<Map<String, Value>>,
 }
 
-/// Whether `s` is an email address as signup accepts one (no display name, no IP literal).
-pub fn valid_email(s: &str) -> bool {
-    let opts = email_address::Options::default()
-        .without_display_text()
-        .without_domain_literal();
-    EmailAddress::parse_with_options(s, opts).is_ok()
-}
+pub use super::user::valid_email;
 
 /// The characters a username may hold besides ASCII letters and digits.
 pub const USERNAME_SPECIALS: &str = "_+-.!#$^`~@'";

@@ -6,29 +6,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::error::Cause;
 use super::keys::SigningKey;
 use super::tenant::{Client, ClientGrant, Connection, TenantConfig, TenantSettings};
 use super::user::{NewUser, User};
 
-/// Which unique constraint a write ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UniqueField {
-    Email,
-    Username,
-    Other,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("unique constraint violated ({0:?})")]
-    Conflict(UniqueField),
-    /// A stored row that does not decode.
-    #[error("stored data is invalid")]
-    Corrupt(#[source] Cause),
-    #[error("database error")]
-    Backend(#[source] Cause),
-}
+// The store's error lives with the other shared errors (so `error` imports nothing back).
+pub use super::error::{StoreError, UniqueField};
 
 /// Who is guessing at which account: brute-force protection counts per (connection,
 /// identifier, IP).
@@ -456,10 +439,10 @@ pub trait ImportStore: Send + Sync + 'static {
     async fn import_users(
         &self,
         connection: &str,
-        users: &[super::migration::ImportUser],
+        users: &[super::imported_user::ImportUser],
         upsert: bool,
         now: i64,
-    ) -> Result<Vec<super::migration::Outcome>, StoreError>;
+    ) -> Result<Vec<super::imported_user::Outcome>, StoreError>;
 
     /// Up to `limit` users with ids after `after` (`""`: from the start), in id order, of one
     /// connection or all.

@@ -88,6 +88,14 @@ pub fn valid_user_id(id: &str) -> bool {
         && !id.chars().all(|c| c == '.')
 }
 
+/// Whether `s` is an email address as signup accepts one (no display name, no IP literal).
+pub fn valid_email(s: &str) -> bool {
+    let opts = email_address::Options::default()
+        .without_display_text()
+        .without_domain_literal();
+    email_address::EmailAddress::parse_with_options(s, opts).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

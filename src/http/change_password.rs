@@ -255,8 +255,8 @@ pub async fn reset_post(
     path = "/api/v2/emails",
     tag = "emails",
     summary = "The outbox (latchkey's own)",
-    params(crate::http::openapi::OutboxFilter),
-    responses((status = 200, description = "Emails"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::OutboxFilter),
+    responses((status = 200, description = "Emails"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:emails"]))
 )]
 pub async fn emails_handler(

@@ -1,7 +1,7 @@
-//! The one place errors become wire envelopes, one per API family: dbconnections (signup and
-//! body errors), OAuth (token, revoke, userinfo, discovery and body errors) and the HTML pages
-//! (`/authorize`, the hosted login pages, logout: an error page, or a form shown again with
-//! its error). Each maps only its own family plus the shared failures; 5xx bodies are generic,
+//! Errors become wire envelopes here, one per API family: dbconnections (signup and body
+//! errors), OAuth (token, revoke, userinfo, discovery and body errors), Management, and the
+//! HTML pages (`/authorize`, the hosted login pages, logout: an error page, or a form shown
+//! again with its error). Answers given before any handler runs pick their family in `family`. Each maps only its own family plus the shared failures; 5xx bodies are generic,
 //! and their cause (the whole source chain) is logged once, inside the request span.
 
 use axum::Json;
@@ -34,87 +34,6 @@ fn render(failure: Option<&Failure>, status: StatusCode, body: Value) -> Respons
     response
 }
 
-/// The API family a path belongs to, for answers given before any handler runs (an oversize
-/// body announced by `Content-Length`, a request that took too long).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    DbConnections,
-    OAuth,
-    /// The browser-facing endpoints: HTML.
-    Page,
-    /// `/api/v2/*`: `{statusCode, error, message, errorCode}`.
-    Management,
-}
-
-impl Family {
-    pub fn of(path: &str) -> Self {
-        if path.starts_with("/dbconnections/") {
-            Family::DbConnections
-        } else if path == "/authorize" || path.starts_with("/u/") || path.ends_with("/logout") {
-            Family::Page
-        } else if path.starts_with("/api/v2/") {
-            Family::Management
-        } else {
-            Family::OAuth
-        }
-    }
-
-    pub fn body_error(self, e: BodyError) -> Response {
-        match self {
-            Family::DbConnections => DbConnectionsError::Body(e).into_response(),
-            Family::OAuth => OAuthError::Body(e).into_response(),
-            Family::Management => {
-                // The OAuth family's status and words, in the Management envelope.
-                let (status, body) = oauth_body_error(&e);
-                let (status, body) = management_envelope(
-                    status,
-                    body["error_description"].as_str().unwrap_or_default(),
-                    body["error"].as_str().unwrap_or_default(),
-                );
-                (status, Json(body)).into_response()
-            }
-            Family::Page => {
-                let view = HtmlError::Body(e).view();
-                super::pages::plain_error_page(view.status, &view.description)
-            }
-        }
-    }
-
-    /// 503: the request took longer than the request timeout.
-    pub fn timed_out(self) -> Response {
-        if self == Family::Page {
-            return super::pages::plain_error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The request took too long. Please try again.",
-            );
-        }
-        let (status, body) = self.timed_out_body();
-        (status, Json(body)).into_response()
-    }
-
-    fn timed_out_body(self) -> (StatusCode, Value) {
-        const TEXT: &str = "The request took too long";
-        match self {
-            Family::DbConnections => envelope(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailableError",
-                "temporarily_unavailable",
-                json!(TEXT),
-            ),
-            Family::OAuth | Family::Page => oauth(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                TEXT,
-            ),
-            Family::Management => management_envelope(
-                StatusCode::SERVICE_UNAVAILABLE,
-                TEXT,
-                "temporarily_unavailable",
-            ),
-        }
-    }
-}
-
 // ---- dbconnections ----
 
 /// A dbconnections error: `{"name","code","description","statusCode"}`, plus `message` and
@@ -129,7 +48,12 @@ pub enum DbConnectionsError {
     Reset(#[from] ResetError),
 }
 
-fn envelope(status: StatusCode, name: &str, code: &str, description: Value) -> (StatusCode, Value) {
+pub(super) fn envelope(
+    status: StatusCode,
+    name: &str,
+    code: &str,
+    description: Value,
+) -> (StatusCode, Value) {
     (
         status,
         json!({"name": name, "code": code, "description": description, "statusCode": status.as_u16()}),
@@ -343,7 +267,7 @@ pub enum OAuthError {
     Failure(#[from] Failure),
 }
 
-fn oauth(status: StatusCode, error: &str, description: &str) -> (StatusCode, Value) {
+pub(super) fn oauth(status: StatusCode, error: &str, description: &str) -> (StatusCode, Value) {
     (
         status,
         json!({"error": error, "error_description": description}),
@@ -378,7 +302,7 @@ fn oauth_failure(f: &Failure) -> (StatusCode, Value) {
     }
 }
 
-fn oauth_body_error(e: &BodyError) -> (StatusCode, Value) {
+pub(super) fn oauth_body_error(e: &BodyError) -> (StatusCode, Value) {
     let status = match e {
         BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         BodyError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -519,7 +443,11 @@ impl IntoResponse for OAuthError {
 pub struct ManagementApiError(#[from] pub ManagementError);
 
 /// `{statusCode, error, message, errorCode}`, `error` being the status's reason phrase.
-fn management_envelope(status: StatusCode, message: &str, code: &str) -> (StatusCode, Value) {
+pub(super) fn management_envelope(
+    status: StatusCode,
+    message: &str,
+    code: &str,
+) -> (StatusCode, Value) {
     (
         status,
         json!({"statusCode": status.as_u16(), "error": status.canonical_reason().unwrap_or_default(), "message": message, "errorCode": code}),
@@ -1173,32 +1101,6 @@ mod tests {
     }
 
     #[test]
-    fn early_answers_use_the_family_of_the_path() {
-        assert_eq!(Family::of("/dbconnections/signup"), Family::DbConnections);
-        assert_eq!(Family::of("/oauth/token"), Family::OAuth);
-        assert_eq!(Family::of("/nowhere"), Family::OAuth);
-        let (s, b) = Family::DbConnections.timed_out_body();
-        assert_eq!(s, 503);
-        assert_eq!(
-            b.to_string(),
-            r#"{"name":"ServiceUnavailableError","code":"temporarily_unavailable","description":"The request took too long","statusCode":503}"#
-        );
-        let (s, b) = Family::OAuth.timed_out_body();
-        assert_eq!(s, 503);
-        assert_eq!(
-            b.to_string(),
-            r#"{"error":"temporarily_unavailable","error_description":"The request took too long"}"#
-        );
-        assert_eq!(Family::of("/api/v2/jobs/users-imports"), Family::Management);
-        let (s, b) = Family::Management.timed_out_body();
-        assert_eq!(s, 503);
-        assert_eq!(
-            b.to_string(),
-            r#"{"statusCode":503,"error":"Service Unavailable","message":"The request took too long","errorCode":"temporarily_unavailable"}"#
-        );
-    }
-
-    #[test]
     fn every_page_error_maps_to_its_status() {
         use crate::domain::authorize::{AuthorizeError as A, PageError as P, ReplyError};
         let status = |e: HtmlError| e.view().status.as_u16();
@@ -1294,15 +1196,6 @@ mod tests {
         );
         assert_eq!(view(F::Signup(SignupError::SignupDisabled)).2, 403);
         assert_eq!(view(F::Signup(SignupError::UnknownClient)).2, 400);
-    }
-
-    #[test]
-    fn page_paths_answer_early_errors_in_html() {
-        for path in ["/authorize", "/u/login", "/v2/logout", "/oidc/logout"] {
-            assert_eq!(Family::of(path), Family::Page, "{path}");
-        }
-        let r = Family::Page.body_error(BodyError::TooLarge);
-        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn missing(property: &str) -> ManagementApiError {
     tag = "jobs",
     summary = "Import users (multipart: users, connection_id, upsert, external_id, send_completion_email)",
     request_body(content_type = "multipart/form-data", description = "users: the file (JSON array or JSON lines); connection_id; upsert; external_id; send_completion_email"),
-    responses((status = 202, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    responses((status = 202, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:users", "create:users_imports"]))
 )]
 pub async fn users_imports(
@@ -123,8 +123,8 @@ pub async fn users_imports(
     path = "/api/v2/jobs/users-exports",
     tag = "jobs",
     summary = "Export users (JSON lines or CSV, gzipped)",
-    request_body = crate::http::openapi::UsersExportBody,
-    responses((status = 201, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::UsersExportBody,
+    responses((status = 201, description = "The pending job"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn users_exports(
@@ -158,7 +158,7 @@ pub async fn users_exports(
             "Payload validation error: 'Expected type object but found type array'.",
         ));
     };
-    let known = crate::http::openapi::properties::<crate::http::openapi::UsersExportBody>();
+    let known = crate::http::schemas::properties::<crate::http::schemas::UsersExportBody>();
     if let Some(k) = obj.keys().find(|k| !known.contains(k)) {
         return Err(invalid(format!(
             "Payload validation error: 'Additional properties not allowed: {k}'."
@@ -214,7 +214,7 @@ pub async fn users_exports(
     tag = "jobs",
     summary = "A job's status",
     params(("id" = String, Path)),
-    responses((status = 200, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users", "create:users", "create:users_imports"]))
 )]
 pub async fn job(
@@ -233,7 +233,7 @@ pub async fn job(
     tag = "jobs",
     summary = "An import's refused records",
     params(("id" = String, Path)),
-    responses((status = 200, description = "Errors"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "Errors"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users", "create:users", "create:users_imports"]))
 )]
 pub async fn job_errors(
@@ -252,7 +252,7 @@ pub async fn job_errors(
     tag = "jobs",
     summary = "An export's file",
     params(("id" = String, Path)),
-    responses((status = 200, description = "The gzipped file"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "The gzipped file"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The job does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn download(

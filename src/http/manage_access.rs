@@ -12,7 +12,7 @@ use serde_json::json;
 use super::error::ManagementApiError;
 use super::input;
 use super::management::{Body, Params, invalid, no_store, object, params, project, project_list};
-use super::{AppState, openapi};
+use super::{AppState, schemas};
 use crate::domain::management::authorize_any;
 use crate::domain::{manage_logs, manage_roles, manage_tenant};
 
@@ -54,8 +54,8 @@ fn take(q: &Params) -> Result<Option<i64>, ManagementApiError> {
     path = "/api/v2/client-grants",
     tag = "client-grants",
     summary = "List client grants",
-    params(crate::http::openapi::PageParams, crate::http::openapi::GrantFilter, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Client grants"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::GrantFilter, crate::http::schemas::CheckpointParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Client grants"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:client_grants"]))
 )]
 pub async fn list_client_grants(
@@ -88,8 +88,8 @@ pub async fn list_client_grants(
     path = "/api/v2/client-grants",
     tag = "client-grants",
     summary = "Create a client grant",
-    request_body = crate::http::openapi::CreateClientGrantBody,
-    responses((status = 201, description = "The grant", body = crate::http::openapi::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown client or API", body = crate::http::openapi::ErrorBody), (status = 409, description = "The client has a grant for this audience", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::CreateClientGrantBody,
+    responses((status = 201, description = "The grant", body = crate::http::schemas::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "Unknown client or API", body = crate::http::schemas::ErrorBody), (status = 409, description = "The client has a grant for this audience", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:client_grants"]))
 )]
 pub async fn create_client_grant(
@@ -97,7 +97,7 @@ pub async fn create_client_grant(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for::<openapi::CreateClientGrantBody>(
+    let b = body_for::<schemas::CreateClientGrantBody>(
         &state,
         &headers,
         manage_tenant::CREATE_CLIENT_GRANTS,
@@ -124,8 +124,8 @@ pub async fn create_client_grant(
     tag = "client-grants",
     summary = "Replace a grant's scopes",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::PatchClientGrantBody,
-    responses((status = 200, description = "The grant", body = crate::http::openapi::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::PatchClientGrantBody,
+    responses((status = 200, description = "The grant", body = crate::http::schemas::ClientGrantView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:client_grants"]))
 )]
 pub async fn update_client_grant(
@@ -134,7 +134,7 @@ pub async fn update_client_grant(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for::<openapi::PatchClientGrantBody>(
+    let b = body_for::<schemas::PatchClientGrantBody>(
         &state,
         &headers,
         manage_tenant::UPDATE_CLIENT_GRANTS,
@@ -158,7 +158,7 @@ pub async fn update_client_grant(
     tag = "client-grants",
     summary = "Delete a client grant",
     params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The grant does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["delete:client_grants"]))
 )]
 pub async fn delete_client_grant(
@@ -178,8 +178,8 @@ pub async fn delete_client_grant(
     path = "/api/v2/roles",
     tag = "roles",
     summary = "List roles",
-    params(crate::http::openapi::PageParams, crate::http::openapi::RoleFilter, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::RoleFilter, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:roles"]))
 )]
 pub async fn list_roles(
@@ -204,8 +204,8 @@ pub async fn list_roles(
     path = "/api/v2/roles",
     tag = "roles",
     summary = "Create a role",
-    request_body = crate::http::openapi::RoleBody,
-    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::RoleBody,
+    responses((status = 200, description = "The role", body = crate::http::schemas::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:roles"]))
 )]
 pub async fn create_role(
@@ -213,7 +213,7 @@ pub async fn create_role(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for::<openapi::RoleBody>(&state, &headers, manage_roles::CREATE, body).await?;
+    let b = body_for::<schemas::RoleBody>(&state, &headers, manage_roles::CREATE, body).await?;
     let r = manage_roles::create(
         &state.services,
         input::bearer(&headers),
@@ -229,8 +229,8 @@ pub async fn create_role(
     path = "/api/v2/roles/{id}",
     tag = "roles",
     summary = "Get a role",
-    params(("id" = String, Path), crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "The role", body = crate::http::schemas::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:roles"]))
 )]
 pub async fn get_role(
@@ -251,8 +251,8 @@ pub async fn get_role(
     tag = "roles",
     summary = "Rename or redescribe a role",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::RoleBody,
-    responses((status = 200, description = "The role", body = crate::http::openapi::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::RoleBody,
+    responses((status = 200, description = "The role", body = crate::http::schemas::RoleView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::schemas::ErrorBody), (status = 409, description = "The name is taken", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:roles"]))
 )]
 pub async fn update_role(
@@ -261,7 +261,7 @@ pub async fn update_role(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for::<openapi::RoleBody>(&state, &headers, manage_roles::UPDATE, body).await?;
+    let b = body_for::<schemas::RoleBody>(&state, &headers, manage_roles::UPDATE, body).await?;
     let name = match b.string("name")? {
         Some(n) if n.is_empty() => {
             return Err(invalid(
@@ -288,7 +288,7 @@ pub async fn update_role(
     tag = "roles",
     summary = "Delete a role (its holders lose it)",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "{}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["delete:roles"]))
 )]
 pub async fn delete_role(
@@ -306,8 +306,8 @@ pub async fn delete_role(
     path = "/api/v2/roles/{id}/users",
     tag = "roles",
     summary = "The holders of a role",
-    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "{user_id,email,picture,name} each"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::PageParams, crate::http::schemas::CheckpointParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "{user_id,email,picture,name} each"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The role does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users", "read:role_members"]))
 )]
 pub async fn role_users(
@@ -337,8 +337,8 @@ pub async fn role_users(
     tag = "roles",
     summary = "Give users a role",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::RoleUsersBody,
-    responses((status = 200, description = "Given (no body)"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown role or user", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::RoleUsersBody,
+    responses((status = 200, description = "Given (no body)"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "Unknown role or user", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users", "create:role_members"]))
 )]
 pub async fn assign_role_users(
@@ -348,7 +348,7 @@ pub async fn assign_role_users(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
     let b =
-        body_for::<openapi::RoleUsersBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
+        body_for::<schemas::RoleUsersBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
     manage_roles::assign_users(
         &state.services,
         input::bearer(&headers),
@@ -365,8 +365,8 @@ pub async fn assign_role_users(
     path = "/api/v2/users/{id}/roles",
     tag = "users",
     summary = "A user's roles",
-    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::PageParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Roles"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users", "read:roles"]))
 )]
 pub async fn user_roles(
@@ -388,8 +388,8 @@ pub async fn user_roles(
     tag = "users",
     summary = "Give a user roles",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::UserRolesBody,
-    responses((status = 204, description = "Given"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "Unknown user or role", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::UserRolesBody,
+    responses((status = 204, description = "Given"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "Unknown user or role", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users", "create:role_members"]))
 )]
 pub async fn give_user_roles(
@@ -399,7 +399,7 @@ pub async fn give_user_roles(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
     let b =
-        body_for::<openapi::UserRolesBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
+        body_for::<schemas::UserRolesBody>(&state, &headers, manage_roles::ASSIGN, body).await?;
     manage_roles::give(
         &state.services,
         input::bearer(&headers),
@@ -417,8 +417,8 @@ pub async fn give_user_roles(
     tag = "users",
     summary = "Take roles from a user",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::UserRolesBody,
-    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::UserRolesBody,
+    responses((status = 204, description = "Taken"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users", "delete:role_members"]))
 )]
 pub async fn take_user_roles(
@@ -427,7 +427,7 @@ pub async fn take_user_roles(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ManagementApiError> {
-    let b = body_for::<openapi::UserRolesBody>(&state, &headers, manage_roles::TAKE, body).await?;
+    let b = body_for::<schemas::UserRolesBody>(&state, &headers, manage_roles::TAKE, body).await?;
     manage_roles::take(
         &state.services,
         input::bearer(&headers),
@@ -467,8 +467,8 @@ fn list_logs(q: &Params) -> Result<manage_logs::ListLogs, ManagementApiError> {
     path = "/api/v2/logs",
     tag = "logs",
     summary = "Search the tenant log",
-    params(crate::http::openapi::PageParams, crate::http::openapi::LogParams, crate::http::openapi::CheckpointParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Events: an array, or {start,limit,length,total,logs}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::LogParams, crate::http::schemas::CheckpointParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Events: an array, or {start,limit,length,total,logs}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:logs"]))
 )]
 pub async fn list_log_events(
@@ -489,8 +489,8 @@ pub async fn list_log_events(
     path = "/api/v2/logs/{id}",
     tag = "logs",
     summary = "One log event",
-    params(("id" = String, Path), crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "The event", body = crate::http::openapi::LogEventView), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The event does not exist or is past the retention", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "The event", body = crate::http::schemas::LogEventView), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The event does not exist or is past the retention", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:logs"]))
 )]
 pub async fn get_log_event(
@@ -510,8 +510,8 @@ pub async fn get_log_event(
     path = "/api/v2/users/{id}/logs",
     tag = "users",
     summary = "A user's log events",
-    params(("id" = String, Path), crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Events"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::PageParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Events"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:logs", "read:logs_users"]))
 )]
 pub async fn user_log_events(

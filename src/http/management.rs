@@ -120,7 +120,7 @@ pub(super) struct Body(pub(super) Map<String, Value>);
 impl Body {
     /// Refuses properties `T`, the body's schema in the OpenAPI document, does not declare.
     pub(super) fn accepting<T: utoipa::ToSchema>(self) -> Result<Self, ManagementApiError> {
-        let known = super::openapi::properties::<T>();
+        let known = super::schemas::properties::<T>();
         if let Some(k) = self.0.keys().find(|k| !known.contains(k)) {
             return Err(invalid(format!(
                 "Payload validation error: 'Additional properties not allowed: {k}'."
@@ -203,8 +203,8 @@ const PROFILE: [&str; 5] = ["given_name", "family_name", "name", "nickname", "pi
     path = "/api/v2/users",
     tag = "users",
     summary = "Create a user",
-    request_body = crate::http::openapi::CreateUserBody,
-    responses((status = 201, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 409, description = "The user already exists", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::CreateUserBody,
+    responses((status = 201, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 409, description = "The user already exists", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:users"]))
 )]
 pub async fn create_user(
@@ -219,7 +219,7 @@ pub async fn create_user(
         manage_users::CREATE,
     )
     .await?;
-    let b = Body(object(body)?).accepting::<super::openapi::CreateUserBody>()?;
+    let b = Body(object(body)?).accepting::<super::schemas::CreateUserBody>()?;
     if b.0.contains_key("phone_number") || b.0.contains_key("phone_verified") {
         return Err(invalid(
             "Payload validation error: 'phone_number is only for SMS connections'.",
@@ -262,8 +262,8 @@ pub async fn create_user(
     tag = "users",
     summary = "Update a user",
     params(("id" = String, Path)),
-    request_body = crate::http::openapi::PatchUserBody,
-    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody), (status = 409, description = "The email or username is taken", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::PatchUserBody,
+    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody), (status = 409, description = "The email or username is taken", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users", "update:users_app_metadata"]))
 )]
 pub async fn patch_user(
@@ -278,7 +278,7 @@ pub async fn patch_user(
         manage_users::UPDATE,
     )
     .await?;
-    let b = Body(object(body)?).accepting::<super::openapi::PatchUserBody>()?;
+    let b = Body(object(body)?).accepting::<super::schemas::PatchUserBody>()?;
     let password = match b.string("password")? {
         Some(p) if p.is_empty() => {
             return Err(invalid(
@@ -369,8 +369,8 @@ pub(super) fn project(v: Value, q: &Params) -> Result<Value, ManagementApiError>
     path = "/api/v2/users/{id}",
     tag = "users",
     summary = "Get a user",
-    params(("id" = String, Path), crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "The user"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn get_user(
@@ -391,7 +391,7 @@ pub async fn get_user(
     tag = "users",
     summary = "Delete a user (idempotent)",
     params(("id" = String, Path)),
-    responses((status = 204, description = "Deleted, or already gone"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    responses((status = 204, description = "Deleted, or already gone"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["delete:users"]))
 )]
 pub async fn delete_user(
@@ -409,8 +409,8 @@ pub async fn delete_user(
     path = "/api/v2/users-by-email",
     tag = "users",
     summary = "Users with an email",
-    params(crate::http::openapi::EmailParam, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "An array of users"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::EmailParam, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "An array of users"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn users_by_email(
@@ -445,8 +445,8 @@ pub async fn users_by_email(
     path = "/api/v2/users",
     tag = "users",
     summary = "List or search users",
-    params(crate::http::openapi::PageParams, crate::http::openapi::SearchParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Users: an array, or {start,limit,length,total,users}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::SearchParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Users: an array, or {start,limit,length,total,users}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn list_users(
@@ -515,8 +515,8 @@ fn ttl(b: &Body) -> Result<Option<u64>, ManagementApiError> {
     path = "/api/v2/tickets/password-change",
     tag = "tickets",
     summary = "A single-use password reset link",
-    request_body = crate::http::openapi::PasswordChangeTicketBody,
-    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::PasswordChangeTicketBody,
+    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:user_tickets"]))
 )]
 pub async fn password_change_ticket(
@@ -530,7 +530,7 @@ pub async fn password_change_ticket(
         manage_tickets::CREATE_TICKETS,
     )
     .await?;
-    let b = Body(object(body)?).accepting::<super::openapi::PasswordChangeTicketBody>()?;
+    let b = Body(object(body)?).accepting::<super::schemas::PasswordChangeTicketBody>()?;
     b.boolean("includeEmailInRedirect")?;
     b.string("client_id")?;
     let req = TicketRequest {
@@ -553,8 +553,8 @@ pub async fn password_change_ticket(
     path = "/api/v2/tickets/email-verification",
     tag = "tickets",
     summary = "A single-use email verification link",
-    request_body = crate::http::openapi::EmailVerificationTicketBody,
-    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::EmailVerificationTicketBody,
+    responses((status = 201, description = "{ticket}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["create:user_tickets"]))
 )]
 pub async fn email_verification_ticket(
@@ -568,7 +568,7 @@ pub async fn email_verification_ticket(
         manage_tickets::CREATE_TICKETS,
     )
     .await?;
-    let b = Body(object(body)?).accepting::<super::openapi::EmailVerificationTicketBody>()?;
+    let b = Body(object(body)?).accepting::<super::schemas::EmailVerificationTicketBody>()?;
     b.boolean("includeEmailInRedirect")?;
     b.string("client_id")?;
     let req = TicketRequest {
@@ -590,8 +590,8 @@ pub async fn email_verification_ticket(
     path = "/api/v2/jobs/verification-email",
     tag = "jobs",
     summary = "Send a verification email",
-    request_body = crate::http::openapi::VerificationEmailJobBody,
-    responses((status = 201, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    request_body = crate::http::schemas::VerificationEmailJobBody,
+    responses((status = 201, description = "The job"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users"]))
 )]
 pub async fn verification_email_job(
@@ -605,7 +605,7 @@ pub async fn verification_email_job(
         &manage_users::UPDATE[..1],
     )
     .await?;
-    let b = Body(object(body)?).accepting::<super::openapi::VerificationEmailJobBody>()?;
+    let b = Body(object(body)?).accepting::<super::schemas::VerificationEmailJobBody>()?;
     b.string("client_id")?;
     let user_id = b.required("user_id")?;
     let job =
@@ -631,8 +631,8 @@ fn identifier(q: &Params) -> Result<String, ManagementApiError> {
     path = "/api/v2/user-blocks",
     tag = "user-blocks",
     summary = "Brute-force blocks of an identifier",
-    params(crate::http::openapi::IdentifierParam),
-    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::IdentifierParam),
+    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn blocks_by_identifier(
@@ -658,8 +658,8 @@ pub async fn blocks_by_identifier(
     path = "/api/v2/user-blocks",
     tag = "user-blocks",
     summary = "Lift an identifier's blocks",
-    params(crate::http::openapi::IdentifierParam),
-    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::IdentifierParam),
+    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users"]))
 )]
 pub async fn unblock_identifier(
@@ -685,7 +685,7 @@ pub async fn unblock_identifier(
     tag = "user-blocks",
     summary = "Brute-force blocks of a user",
     params(("id" = String, Path)),
-    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "{blocked_for:[{identifier,ip}]}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:users"]))
 )]
 pub async fn blocks_of_user(
@@ -704,7 +704,7 @@ pub async fn blocks_of_user(
     tag = "user-blocks",
     summary = "Lift a user's blocks",
     params(("id" = String, Path)),
-    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::openapi::ErrorBody)),
+    responses((status = 204, description = "Lifted"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The user does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["update:users"]))
 )]
 pub async fn unblock_user(
@@ -736,8 +736,8 @@ impl Params {
     path = "/api/v2/clients",
     tag = "clients",
     summary = "List clients (never a secret)",
-    params(crate::http::openapi::PageParams, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Clients"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Clients"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:clients"]))
 )]
 pub async fn list_clients(
@@ -759,8 +759,8 @@ pub async fn list_clients(
     path = "/api/v2/clients/{id}",
     tag = "clients",
     summary = "Get a client (never its secret)",
-    params(("id" = String, Path), crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "The client"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The client does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "The client"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The client does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:clients"]))
 )]
 pub async fn get_client(
@@ -780,8 +780,8 @@ pub async fn get_client(
     path = "/api/v2/connections",
     tag = "connections",
     summary = "List connections",
-    params(crate::http::openapi::PageParams, crate::http::openapi::CheckpointParams, crate::http::openapi::ConnectionFilter, crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "Connections; with from/take {connections,next}"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody)),
+    params(crate::http::schemas::PageParams, crate::http::schemas::CheckpointParams, crate::http::schemas::ConnectionFilter, crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "Connections; with from/take {connections,next}"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:connections"]))
 )]
 pub async fn list_connections(
@@ -822,8 +822,8 @@ pub async fn list_connections(
     path = "/api/v2/connections/{id}",
     tag = "connections",
     summary = "Get a connection",
-    params(("id" = String, Path), crate::http::openapi::FieldsParams),
-    responses((status = 200, description = "The connection"), (status = 400, description = "Invalid body or query", body = crate::http::openapi::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::openapi::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::openapi::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::openapi::ErrorBody), (status = 404, description = "The connection does not exist", body = crate::http::openapi::ErrorBody)),
+    params(("id" = String, Path), crate::http::schemas::FieldsParams),
+    responses((status = 200, description = "The connection"), (status = 400, description = "Invalid body or query", body = crate::http::schemas::ErrorBody), (status = 401, description = "Missing or invalid token", body = crate::http::schemas::ErrorBody), (status = 403, description = "Insufficient scope", body = crate::http::schemas::ErrorBody), (status = 429, description = "Rate limit reached", body = crate::http::schemas::ErrorBody), (status = 404, description = "The connection does not exist", body = crate::http::schemas::ErrorBody)),
     security(("management" = ["read:connections"]))
 )]
 pub async fn get_connection(

@@ -7,6 +7,7 @@ pub mod body;
 pub mod change_password;
 pub mod discovery;
 pub mod error;
+pub mod family;
 pub mod input;
 pub mod jobs;
 pub mod limit;
@@ -16,6 +17,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod pages;
 pub mod rate;
+pub mod schemas;
 pub mod signup;
 pub mod silence;
 
@@ -87,7 +89,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    if error::Family::of(uri.path()) == error::Family::Management {
+    if family::Family::of(uri.path()) == family::Family::Management {
         let (status, body) = error::management_not_found();
         return (status, Json(body)).into_response();
     }
@@ -108,7 +110,7 @@ async fn method_not_allowed() -> Response {
 
 async fn timed_out(uri: Uri, err: BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
-        error::Family::of(uri.path()).timed_out()
+        family::Family::of(uri.path()).timed_out()
     } else {
         tracing::error!(cause = %err, "middleware failed");
         (
@@ -167,7 +169,7 @@ async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        let family = error::Family::of(req.uri().path());
+        let family = family::Family::of(req.uri().path());
         let body = req.into_body();
         tokio::spawn(async move {
             let drained = axum::body::to_bytes(body, DRAIN_BYTES);
@@ -183,7 +185,7 @@ async fn refuse_oversize(State(limit): State<usize>, req: Request, next: Next) -
 /// Management envelope, before the token is read, as the path and query are refused
 /// whatever the caller may do.
 async fn refuse_control_characters(req: Request, next: Next) -> Response {
-    if error::Family::of(req.uri().path()) != error::Family::Management {
+    if family::Family::of(req.uri().path()) != family::Family::Management {
         return next.run(req).await;
     }
     let control = |b: u8| b.is_ascii_control();

@@ -1065,10 +1065,12 @@ async fn each_operation_takes_a_token_with_exactly_its_documented_scope(backend:
         assert!(!scopes.is_empty(), "{method} {path} documents no scope");
         for scope in scopes {
             let (status, minted) = parts(
-                app.token(&json!({"grant_type": "client_credentials", "client_id": "scopes-client",
+                app.token(
+                    &json!({"grant_type": "client_credentials", "client_id": "scopes-client",
                     "client_secret": "scopes-secret", "audience": format!("{}/api/v2/", app.base),
-                    "scope": scope}))
-                    .await,
+                    "scope": scope}),
+                )
+                .await,
             )
             .await;
             assert_eq!(status, 200, "{scope}: {minted}");

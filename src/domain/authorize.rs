@@ -1,7 +1,7 @@
 //! `GET /authorize` and the hosted login rules: request validation (which errors may go back to
 //! the client and which may not), redirect rules, login transactions, sessions, authorization
 //! codes, the answer in each response type, the login and signup forms (through the same
-//! `token::verify_login` and `signup::signup` as the API), and logout.
+//! `password_check::verify_login` and `signup::signup` as the API), and logout.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::Services;
 use super::claims::{has_scope, opaque_token, token_hash};
 use super::error::{Failure, Invalid, Rule};
+use super::password_check::CheckError;
 use super::signup::{ConnectionError, SignupError, SignupInput, usable_connection, valid_email};
 use super::store::{AttemptKey, AuthorizationCode, RecordedLogin, Session, StoreError};
 use super::tenant::{Client, Connection, TenantSettings};
@@ -889,7 +890,7 @@ pub async fn login(
     }
     let identifier = normalize_identifier(&form.username);
     let attempts = attempt_key(tx, &identifier, caller);
-    let user = match token::verify_login(
+    let user = match super::password_check::verify_login(
         ctx,
         &tx.client,
         &identifier,
@@ -900,10 +901,10 @@ pub async fn login(
     .await
     {
         Ok(user) => user,
-        Err(TokenError::Failure(f)) => return Err(f.into()),
+        Err(CheckError::Failure(f)) => return Err(f.into()),
         Err(e) => {
             tracing::info!(client_id = %tx.client.client_id, connection = %tx.connection.name, ip = %attempts.ip, reason = %e, "login failed");
-            return Err(PageFailure::Form(FormError::Login(e)));
+            return Err(PageFailure::Form(FormError::Login(e.into())));
         }
     };
     tracing::info!(user_id = %user.id, client_id = %tx.client.client_id, connection = %tx.connection.name, "login");

@@ -9,9 +9,9 @@ use super::claims::{iso_millis, token_hash};
 use super::email::ticket_value;
 use super::manage_users::{self, stored_id};
 use super::management::{ManagementError, authorize_any};
+use super::password_check::{MAX_FAILED_LOGINS, user_attempt_key};
 use super::password_reset::{KIND_RESET, RESET_TICKET_TTL_MS};
 use super::store::{ExportedUser, Job, Ticket};
-use super::token::{MAX_FAILED_LOGINS, user_attempt_key};
 use super::user::normalize_identifier;
 use super::verification::{KIND_VERIFY, VERIFY_TICKET_TTL_MS};
 

@@ -79,7 +79,7 @@ pub fn view(u: &ExportedUser) -> Value {
 /// The brute-force counters of an account: its own, and those of its email and username as
 /// identifiers (kept by earlier versions).
 pub fn counters(id: &str, email: &str, username: Option<&str>) -> Vec<String> {
-    std::iter::once(super::token::user_attempt_key(id))
+    std::iter::once(super::password_check::user_attempt_key(id))
         .chain(
             std::iter::once(email)
                 .chain(username)

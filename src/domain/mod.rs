@@ -21,6 +21,7 @@ pub mod manage_users;
 pub mod management;
 pub mod migration;
 pub mod outbox;
+pub mod password_check;
 pub mod password_policy;
 pub mod password_reset;
 pub mod ports;

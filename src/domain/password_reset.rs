@@ -253,7 +253,9 @@ async fn apply_reset(
     let identifiers: Vec<String> = std::iter::once(&user.email)
         .chain(user.username.as_ref())
         .map(|i| token_hash(&normalize_identifier(i)))
-        .chain(std::iter::once(super::token::user_attempt_key(&user.id)))
+        .chain(std::iter::once(super::password_check::user_attempt_key(
+            &user.id,
+        )))
         .collect();
     let done = ctx
         .store

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ManagementApiError;
 use super::input;
-use super::management::{invalid, no_store};
+use super::manage_input::{invalid, no_store};
 use crate::domain::jobs::{self, ExportRequest, ImportRequest};
 use crate::domain::management::ManagementError;
 

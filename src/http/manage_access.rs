@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::error::ManagementApiError;
 use super::input;
-use super::management::{Body, Params, invalid, no_store, object, params, project, project_list};
+use super::manage_input::{Body, Params, invalid, no_store, object, params, project, project_list};
 use super::{AppState, schemas};
 use crate::domain::management::authorize_any;
 use crate::domain::{manage_logs, manage_roles, manage_tenant};

@@ -12,6 +12,7 @@ pub mod input;
 pub mod jobs;
 pub mod limit;
 pub mod manage_access;
+pub mod manage_input;
 pub mod management;
 pub mod oauth;
 pub mod openapi;

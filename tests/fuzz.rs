@@ -580,6 +580,23 @@ fn live_pages() -> impl Strategy<Value = Case> {
     })
 }
 
+/// A GET of the Management API with a valid token.
+fn managed_get(path: String, query: Option<String>) -> Case {
+    Case {
+        method: Method::GET,
+        path,
+        query,
+        body: Map::new(),
+        encoding: Encoding::Json,
+        headers: Headers {
+            authorization: Some(VALID_BEARER.to_owned()),
+            origin: None,
+            forwarded_for: None,
+            cookie: None,
+        },
+    }
+}
+
 /// Management paths and queries holding control characters (percent-encoded, as a client
 /// sends them), and bodies whose metadata keys and values hold them, with a valid token.
 fn management_nul() -> impl Strategy<Value = Case> {
@@ -623,19 +640,7 @@ fn management_nul() -> impl Strategy<Value = Case> {
             let v = urlencode(&v);
             (p.to_owned(), Some(format!("{k}={v}{ctl}{v}")))
         });
-    let get = prop_oneof![path, query].prop_map(|(path, query)| Case {
-        method: Method::GET,
-        path,
-        query,
-        body: Map::new(),
-        encoding: Encoding::Json,
-        headers: Headers {
-            authorization: Some(VALID_BEARER.to_owned()),
-            origin: None,
-            forwarded_for: None,
-            cookie: None,
-        },
-    });
+    let get = prop_oneof![path, query].prop_map(|(path, query)| managed_get(path, query));
     let metadata = (
         prop_oneof![Just("user_metadata"), Just("app_metadata")],
         nasty(),
@@ -860,19 +865,7 @@ fn management() -> impl Strategy<Value = Case> {
             if let Some(f) = from {
                 query.push_str(&format!("&from={}", urlencode(&f)));
             }
-            Case {
-                method: Method::GET,
-                path: path.to_owned(),
-                query: Some(query),
-                body: Map::new(),
-                encoding: Encoding::Json,
-                headers: Headers {
-                    authorization: Some(VALID_BEARER.to_owned()),
-                    origin: None,
-                    forwarded_for: None,
-                    cookie: None,
-                },
-            }
+            managed_get(path.to_owned(), Some(query))
         });
     prop_oneof![create, patch, role, grant, assign, search]
 }

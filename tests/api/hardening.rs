@@ -439,19 +439,7 @@ async fn nothing_is_acknowledged_once_the_database_is_gone(backend: Backend) {
     app.signed_up("before@example.com").await;
     match backend {
         Backend::Sqlite => std::fs::remove_dir_all(dir.path()).unwrap(),
-        Backend::Postgres => {
-            let (base, name) = url.rsplit_once('/').unwrap();
-            let mut admin =
-                <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{base}/postgres"))
-                    .await
-                    .unwrap();
-            sqlx::Executor::execute(
-                &mut admin,
-                format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
-            )
-            .await
-            .unwrap();
-        }
+        Backend::Postgres => crate::helpers::drop_postgres_database(&url).await,
     }
     assert_eq!(ready().await, (503, json!({"status": "unavailable"})));
     let (status, body) = raw(app

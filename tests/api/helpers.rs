@@ -189,6 +189,21 @@ pub async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// Drops the PostgreSQL database of `url` under whoever is connected to it (the database
+/// disappearing under a running server).
+pub async fn drop_postgres_database(url: &str) {
+    let name = url.rsplit('/').next().expect("database name");
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_base()))
+        .await
+        .expect("maintenance connection");
+    sqlx::Executor::execute(
+        &mut admin,
+        format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
+    )
+    .await
+    .expect("drop database");
+}
+
 pub struct Options {
     pub tenant: Option<String>,
     pub extra_args: Vec<String>,

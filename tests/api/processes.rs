@@ -435,19 +435,7 @@ mod readiness {
                 crate::helpers::parts(get("/readyz").await.unwrap()).await,
                 (200, json!({"status": "ok"}))
             );
-            let name = url.rsplit('/').next().unwrap().to_owned();
-            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!(
-                "{}/postgres",
-                crate::helpers::postgres_base()
-            ))
-            .await
-            .unwrap();
-            sqlx::Executor::execute(
-                &mut admin,
-                format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
-            )
-            .await
-            .unwrap();
+            crate::helpers::drop_postgres_database(&url).await;
             assert_eq!(
                 crate::helpers::parts(get("/readyz").await.unwrap()).await,
                 (503, json!({"status": "unavailable"}))

@@ -190,7 +190,7 @@ pub struct PasswordChangeTicketBody {
     user_id: Option<String>,
     connection_id: Option<String>,
     email: Option<String>,
-    /// Must be listed in some client's allowed_logout_urls.
+    /// Where the page sends the user afterwards: any absolute http(s) URL.
     result_url: Option<String>,
     /// 0 or absent: 432,000 s.
     ttl_sec: Option<u32>,

@@ -261,8 +261,8 @@ pub struct Hasher {
     capacity: usize,
     /// What new hashes get.
     params: HashParams,
-    /// At least as costly as the costliest stored hash (`cover`), so that an unknown user
-    /// costs what a known one does.
+    /// Made with the parameters most stored accounts hold (`match_classes`), so that an
+    /// unknown user costs what a wrong password for most accounts does.
     dummy: Arc<std::sync::RwLock<Arc<Dummy>>>,
 }
 

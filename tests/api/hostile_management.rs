@@ -182,7 +182,47 @@ async fn a_token_of_another_audience_is_named_as_such(backend: Backend) {
     );
 }
 
+/// A tenant upgraded with a NUL already in some user's metadata (stored before control
+/// characters were refused): on PostgreSQL every metadata search answered 500. Migration 0015
+/// repairs the stored values; applied here to such a row, searches answer again.
+async fn a_stored_nul_in_metadata_is_repaired_by_the_upgrade(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token().await;
+    let (status, user) = create(
+        &app,
+        &admin,
+        json!({"connection": CONN, "email": "old@example.com", "password": PASSWORD,
+            "app_metadata": {"plan": "pro"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    // As an earlier version stored it: the escape in the JSON text, in a value and a key.
+    app.sql(
+        r#"UPDATE users SET user_metadata = '{"k":"a\u0000b","x\u0000":"v","plan":"old"}' WHERE email = 'old@example.com'"#,
+    )
+    .await;
+    let search = || get(&app, &admin, "/users?q=user_metadata.plan:%22old%22");
+    if backend == Backend::Postgres {
+        assert_eq!(search().await.0, 500, "the defect, before the repair");
+    }
+    let migration = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0015_metadata_nul.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0015_metadata_nul.sql"),
+    };
+    for statement in migration.split(';').filter(|s| s.contains("UPDATE")) {
+        app.sql(statement).await;
+    }
+    let (status, found) = search().await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        found[0]["user_metadata"],
+        json!({"k": "a\u{fffd}b", "x\u{fffd}": "v", "plan": "old"})
+    );
+}
+
 crate::both_stores!(
+    a_stored_nul_in_metadata_is_repaired_by_the_upgrade,
     a_token_of_another_audience_is_named_as_such,
     control_characters_never_reach_the_store,
     chained_nots_are_bounded,

@@ -664,16 +664,8 @@ fn management_nul() -> impl Strategy<Value = Case> {
             body.insert(field.into(), inner);
             Case {
                 method: Method::POST,
-                path: "/api/v2/users".into(),
-                query: None,
                 body,
-                encoding: Encoding::Json,
-                headers: Headers {
-                    authorization: Some(VALID_BEARER.to_owned()),
-                    origin: None,
-                    forwarded_for: None,
-                    cookie: None,
-                },
+                ..managed_get("/api/v2/users".into(), None)
             }
         });
     prop_oneof![get, metadata]

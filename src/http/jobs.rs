@@ -12,7 +12,6 @@ use super::error::ManagementApiError;
 use super::input;
 use super::manage_input::{invalid, no_store};
 use crate::domain::jobs::{self, ExportRequest, ImportRequest};
-use crate::domain::management::ManagementError;
 
 /// The largest file a users-imports request may carry (Auth0's limit is 500 KB; the
 /// `latchkey users import` command has none).
@@ -140,13 +139,7 @@ pub async fn users_exports(
     .await?;
     // A body over the limit without a Content-Length (chunked) is refused here, in the
     // Management envelope, as one with it is before the handler.
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ManagementApiError(ManagementError::TooLarge)
-        } else {
-            invalid("Payload validation error: 'the body cannot be read'.")
-        }
-    })?;
+    let body = super::manage_input::bytes(body)?;
     let body: Value = if body.is_empty() {
         Value::Object(Default::default())
     } else {

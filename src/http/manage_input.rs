@@ -13,6 +13,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::error::ManagementApiError;
+use crate::domain::error::json_type;
 use crate::domain::manage_tenant::Page;
 use crate::domain::management::ManagementError;
 
@@ -31,17 +32,23 @@ pub(super) fn no_store(mut r: Response) -> Response {
     r
 }
 
-/// A JSON object body; a body over the limit (chunked) answers 413 in this envelope.
-pub(super) fn object(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Map<String, Value>, ManagementApiError> {
-    let body = body.map_err(|r| {
+/// A body's bytes; one over the limit (chunked, so not refused before the handler) answers
+/// 413 in this envelope.
+pub(super) fn bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ManagementApiError> {
+    body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ManagementApiError(ManagementError::TooLarge)
         } else {
             invalid("Payload validation error: 'the body cannot be read'.")
         }
-    })?;
+    })
+}
+
+/// A JSON object body; a body over the limit (chunked) answers 413 in this envelope.
+pub(super) fn object(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Map<String, Value>, ManagementApiError> {
+    let body = bytes(body)?;
     if body.is_empty() {
         return Err(invalid(
             "Payload validation error: 'Expected type object but found type null'.",
@@ -56,7 +63,7 @@ pub(super) fn object(
         },
         Ok(other) => Err(invalid(format!(
             "Payload validation error: 'Expected type object but found type {}'.",
-            type_name(&other)
+            json_type(&other)
         ))),
         Err(_) => Err(invalid("Payload validation error: 'Invalid JSON'.")),
     }
@@ -97,17 +104,6 @@ fn control_character_at(body: &Map<String, Value>) -> Option<String> {
     })
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// Typed reads of a body's properties, refusing unknown ones.
 pub(super) struct Body(pub(super) Map<String, Value>);
 
@@ -126,7 +122,7 @@ impl Body {
     pub(super) fn wrong(k: &str, want: &str, v: &Value) -> ManagementApiError {
         invalid(format!(
             "Payload validation error: 'Expected type {want} but found type {}' on property {k}.",
-            type_name(v)
+            json_type(v)
         ))
     }
 
